@@ -1,0 +1,349 @@
+#include "common/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace connector {
+namespace {
+
+std::string Trim(const std::string& text) {
+  size_t begin = 0;
+  size_t end = text.size();
+  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
+  return text.substr(begin, end - begin);
+}
+
+// Renders a TOML value for an error message, as it would appear in the file.
+std::string Show(const toml::node& node) {
+  if (node.is_string()) return "\"" + **node.as_string() + "\"";
+  std::ostringstream out;
+  node.visit([&out](auto&& value) { out << value; });
+  std::string shown = out.str();
+  if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+  return shown;
+}
+
+std::string TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+// Reads one [section] of the file. Each Read* call consumes a key; Finish()
+// rejects the keys nobody consumed, which catches typos such as "reigon".
+class SectionReader {
+ public:
+  SectionReader(const std::string& source, const std::string& section, const toml::table* table)
+      : source_(source), section_(section), table_(table) {}
+
+  void String(const std::string& key, std::string& out) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return;
+    if (!node->is_string()) Fail(key, *node, "a string");
+    out = **node->as_string();
+  }
+
+  void Bool(const std::string& key, bool& out) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return;
+    if (!node->is_boolean()) Fail(key, *node, "true or false");
+    out = **node->as_boolean();
+  }
+
+  template <typename Int>
+  void Integer(const std::string& key, Int& out, int64_t min, int64_t max) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return;
+    std::string accepted = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    if (!node->is_integer()) Fail(key, *node, accepted);
+    int64_t value = **node->as_integer();
+    if (value < min || value > max) Fail(key, *node, accepted);
+    out = static_cast<Int>(value);
+  }
+
+  void Number(const std::string& key, double& out, double min, double max) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return;
+    std::ostringstream accepted;
+    accepted << "a number from " << min << " to " << max;
+    double value = 0;
+    if (node->is_integer()) {
+      value = static_cast<double>(**node->as_integer());
+    } else if (node->is_floating_point()) {
+      value = **node->as_floating_point();
+    } else {
+      Fail(key, *node, accepted.str());
+    }
+    if (!(value >= min && value <= max)) Fail(key, *node, accepted.str());
+    out = value;
+  }
+
+  void Duration(const std::string& key, Milliseconds& out, Milliseconds min) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return;
+    out = ToDuration(key, *node, min);
+  }
+
+  void DurationList(const std::string& key, std::vector<Milliseconds>& out, Milliseconds min) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) Fail(key, *node, "an array of durations such as [\"5s\", \"5m\"]");
+    out.clear();
+    for (const toml::node& item : *array) out.push_back(ToDuration(key, item, min));
+  }
+
+  // A list given as a TOML array of strings or as one comma-separated string,
+  // the form the PostHog app used. Items are trimmed; empty items are dropped.
+  void StringList(const std::string& key, std::vector<std::string>& out) {
+    const toml::node* node = Take(key);
+    if (node == nullptr) return;
+    out.clear();
+    if (node->is_string()) {
+      std::stringstream items(**node->as_string());
+      std::string item;
+      while (std::getline(items, item, ',')) {
+        item = Trim(item);
+        if (!item.empty()) out.push_back(item);
+      }
+      return;
+    }
+    const toml::array* array = node->as_array();
+    if (array == nullptr) Fail(key, *node, "an array of strings or a comma-separated string");
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) Fail(key, item, "an array of strings or a comma-separated string");
+      std::string trimmed = Trim(**item.as_string());
+      if (!trimmed.empty()) out.push_back(trimmed);
+    }
+  }
+
+  void Finish() const {
+    if (table_ == nullptr) return;
+    for (auto&& [key, node] : *table_) {
+      std::string name(key.str());
+      if (std::find(taken_.begin(), taken_.end(), name) == taken_.end()) {
+        throw ConfigError(Where(name, node) + ": unknown key in [" + section_ +
+                          "]; check its spelling against config/intercom-connector.example.toml");
+      }
+    }
+  }
+
+  [[noreturn]] void Fail(const std::string& key, const toml::node& node,
+                         const std::string& accepted) const {
+    throw ConfigError(Where(key, node) + ": invalid value " + Show(node) + " (" + TypeName(node) +
+                      "); expected " + accepted);
+  }
+
+ private:
+  const toml::node* Take(const std::string& key) {
+    taken_.push_back(key);
+    if (table_ == nullptr) return nullptr;
+    return table_->get(key);
+  }
+
+  std::string Where(const std::string& key, const toml::node& node) const {
+    std::string where = source_;
+    if (node.source().begin.line > 0) where += ":" + std::to_string(node.source().begin.line);
+    return where + ": key " + section_ + "." + key;
+  }
+
+  Milliseconds ToDuration(const std::string& key, const toml::node& node, Milliseconds min) const {
+    std::string accepted = "a duration string such as \"250ms\", \"5s\", \"30m\", \"2h\" or \"7d\"";
+    if (min.count() > 0) accepted += ", at least " + FormatDuration(min);
+    if (!node.is_string()) Fail(key, node, accepted);
+    std::optional<Milliseconds> parsed = ParseDuration(**node.as_string());
+    if (!parsed || *parsed < min) Fail(key, node, accepted);
+    return *parsed;
+  }
+
+  std::string source_;
+  std::string section_;
+  const toml::table* table_;
+  std::vector<std::string> taken_;
+};
+
+void ReadQueue(SectionReader& reader, QueueConfig& queue) {
+  reader.String("path", queue.path);
+  std::string synchronous = queue.synchronous == Synchronous::kFull ? "full" : "normal";
+  reader.String("synchronous", synchronous);
+  if (synchronous == "full") {
+    queue.synchronous = Synchronous::kFull;
+  } else if (synchronous == "normal") {
+    queue.synchronous = Synchronous::kNormal;
+  } else {
+    reader.Fail("synchronous", toml::value<std::string>(synchronous), "\"full\" or \"normal\"");
+  }
+  if (queue.path.empty()) reader.Fail("path", toml::value<std::string>(""), "a file path");
+  reader.Duration("busy_timeout", queue.busy_timeout, Milliseconds(0));
+}
+
+void ReadIngest(SectionReader& reader, IngestConfig& ingest) {
+  reader.String("listen", ingest.listen);
+  if (ingest.listen.rfind(':') == std::string::npos) {
+    reader.Fail("listen", toml::value<std::string>(ingest.listen),
+                "HOST:PORT such as \"127.0.0.1:8000\"");
+  }
+  reader.Integer("max_body_bytes", ingest.max_body_bytes, 1024, int64_t{1} << 32);
+  reader.Integer("max_decompressed_bytes", ingest.max_decompressed_bytes, 1024, int64_t{1} << 34);
+  reader.StringList("api_keys", ingest.api_keys);
+  reader.Integer("threads", ingest.threads, 1, 1024);
+  reader.Integer("max_queued_connections", ingest.max_queued_connections, 1, 65536);
+  reader.Integer("max_events_per_request", ingest.max_events_per_request, 1, 1000000);
+}
+
+void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
+  reader.String("api_key", intercom.api_key);
+  reader.String("region", intercom.region);
+  if (!RegionBaseUrl(intercom.region)) {
+    reader.Fail("region", toml::value<std::string>(intercom.region), "\"us\", \"eu\" or \"au\"");
+  }
+  bool european = false;
+  reader.Bool("use_european_data_storage", european);
+  if (european) intercom.region = "eu";
+  reader.String("base_url", intercom.base_url);
+  if (!intercom.base_url.empty()) {
+    if (intercom.base_url.rfind("http://", 0) != 0 && intercom.base_url.rfind("https://", 0) != 0) {
+      reader.Fail("base_url", toml::value<std::string>(intercom.base_url),
+                  "a URL starting with https:// (or http:// for a local proxy)");
+    }
+    while (!intercom.base_url.empty() && intercom.base_url.back() == '/') intercom.base_url.pop_back();
+  } else {
+    intercom.base_url = *RegionBaseUrl(intercom.region);
+  }
+  reader.String("api_version", intercom.api_version);
+  reader.StringList("triggering_events", intercom.triggering_events);
+  reader.StringList("ignored_email_domains", intercom.ignored_email_domains);
+  for (std::string& domain : intercom.ignored_email_domains) {
+    std::transform(domain.begin(), domain.end(), domain.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  }
+  reader.StringList("metadata_properties", intercom.metadata_properties);
+  reader.String("ca_file", intercom.ca_file);
+  reader.Duration("connect_timeout", intercom.connect_timeout, Milliseconds(1));
+  reader.Duration("request_timeout", intercom.request_timeout, Milliseconds(1));
+}
+
+void ReadWorker(SectionReader& reader, WorkerConfig& worker) {
+  reader.Integer("concurrency", worker.concurrency, 1, 256);
+  reader.Integer("claim_batch", worker.claim_batch, 1, 10000);
+  reader.Duration("lease", worker.lease, Milliseconds(1000));
+  reader.DurationList("retry_schedule", worker.retry_schedule, Milliseconds(0));
+  reader.DurationList("contact_missing_schedule", worker.contact_missing_schedule, Milliseconds(0));
+  reader.Number("jitter", worker.jitter, 0.0, 1.0);
+  reader.Integer("rate_limit_per_minute", worker.rate_limit_per_minute, 0, 10000000);
+  reader.Duration("retention", worker.retention, Milliseconds(0));
+  reader.Duration("shutdown_timeout", worker.shutdown_timeout, Milliseconds(0));
+  reader.Duration("idle_poll", worker.idle_poll, Milliseconds(1));
+  reader.String("dry_run_file", worker.dry_run_file);
+  reader.String("metrics_listen", worker.metrics_listen);
+}
+
+void ApplyEnvironment(Config& config) {
+  const char* api_key = std::getenv("INTERCOM_API_KEY");
+  if (api_key != nullptr && *api_key != '\0') config.intercom.api_key = api_key;
+}
+
+}  // namespace
+
+std::optional<Milliseconds> ParseDuration(const std::string& text) {
+  static const std::map<std::string, int64_t> kUnitMs = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  auto unit = kUnitMs.find(text.substr(digits));
+  if (unit == kUnitMs.end()) return std::nullopt;
+  return Milliseconds(std::stoll(text.substr(0, digits)) * unit->second);
+}
+
+std::string FormatDuration(Milliseconds duration) {
+  int64_t ms = duration.count();
+  static const std::pair<int64_t, const char*> kUnits[] = {
+      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}};
+  for (const auto& [unit_ms, suffix] : kUnits) {
+    if (ms != 0 && ms % unit_ms == 0) return std::to_string(ms / unit_ms) + suffix;
+  }
+  return std::to_string(ms) + "ms";
+}
+
+std::optional<std::string> RegionBaseUrl(const std::string& region) {
+  if (region == "us") return "https://api.intercom.io";
+  if (region == "eu") return "https://api.eu.intercom.io";
+  if (region == "au") return "https://api.au.intercom.io";
+  return std::nullopt;
+}
+
+Config ParseConfig(const std::string& toml_text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& error) {
+    throw ConfigError(source + ":" + std::to_string(error.source().begin.line) +
+                      ": invalid TOML: " + std::string(error.description()));
+  }
+
+  Config config;
+  config.source = source;
+  using Reader = std::function<void(SectionReader&, Config&)>;
+  const std::vector<std::pair<std::string, Reader>> sections = {
+      {"queue", [](SectionReader& r, Config& c) { ReadQueue(r, c.queue); }},
+      {"ingest", [](SectionReader& r, Config& c) { ReadIngest(r, c.ingest); }},
+      {"intercom", [](SectionReader& r, Config& c) { ReadIntercom(r, c.intercom); }},
+      {"worker", [](SectionReader& r, Config& c) { ReadWorker(r, c.worker); }},
+  };
+
+  for (auto&& [key, node] : root) {
+    std::string name(key.str());
+    bool known = std::any_of(sections.begin(), sections.end(),
+                             [&name](const auto& section) { return section.first == name; });
+    if (!known) {
+      throw ConfigError(source + ":" + std::to_string(node.source().begin.line) + ": key " + name +
+                        ": unknown section or key; expected [queue], [ingest], [intercom] or [worker]");
+    }
+    if (!node.is_table()) {
+      throw ConfigError(source + ":" + std::to_string(node.source().begin.line) + ": key " + name +
+                        ": expected a [" + name + "] table, got " + TypeName(node));
+    }
+  }
+
+  for (const auto& [name, read] : sections) {
+    SectionReader reader(source, name, root[name].as_table());
+    read(reader, config);
+    reader.Finish();
+  }
+  return config;
+}
+
+Config LoadConfigFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    throw ConfigError(path + ": cannot read the configuration file; check the --config path");
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  Config config = ParseConfig(text.str(), path);
+  ApplyEnvironment(config);
+  return config;
+}
+
+Config DefaultConfig() {
+  Config config = ParseConfig("", "<embedded default>");
+  ApplyEnvironment(config);
+  return config;
+}
+
+}  // namespace connector

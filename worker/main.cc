@@ -1,0 +1,2 @@
+#include <iostream>
+int main() { std::cerr << "not built yet\n"; return 1; }
