@@ -148,5 +148,25 @@ TEST(DurationTest, ParsesAndFormatsUnits) {
   EXPECT_EQ(FormatDuration(Milliseconds(1500)), "1500ms");
 }
 
+TEST(ConfigTest, ExampleFileParsesToDefaults) {
+  std::string path = std::string(CONNECTOR_SOURCE_DIR) + "/config/intercom-connector.example.toml";
+  ::unsetenv("INTERCOM_API_KEY");
+  Config example = LoadConfigFile(path);
+  Config defaults = ParseConfig("", "defaults");
+  EXPECT_EQ(example.queue.path, defaults.queue.path);
+  EXPECT_EQ(example.queue.busy_timeout, defaults.queue.busy_timeout);
+  EXPECT_EQ(example.ingest.listen, defaults.ingest.listen);
+  EXPECT_EQ(example.ingest.max_body_bytes, defaults.ingest.max_body_bytes);
+  EXPECT_EQ(example.ingest.max_decompressed_bytes, defaults.ingest.max_decompressed_bytes);
+  EXPECT_EQ(example.intercom.base_url, defaults.intercom.base_url);
+  EXPECT_EQ(example.intercom.api_version, defaults.intercom.api_version);
+  EXPECT_EQ(example.intercom.triggering_events, defaults.intercom.triggering_events);
+  EXPECT_EQ(example.worker.retry_schedule, defaults.worker.retry_schedule);
+  EXPECT_EQ(example.worker.contact_missing_schedule, defaults.worker.contact_missing_schedule);
+  EXPECT_EQ(example.worker.lease, defaults.worker.lease);
+  EXPECT_EQ(example.worker.retention, defaults.worker.retention);
+  EXPECT_EQ(example.worker.rate_limit_per_minute, defaults.worker.rate_limit_per_minute);
+}
+
 }  // namespace
 }  // namespace connector
