@@ -1,2 +1,75 @@
+// intercom-ingest: accepts PostHog capture requests and commits their events
+// to the SQLite queue before answering. See ingest/ingest_server.h.
+
+#include <signal.h>
+
+#include <exception>
 #include <iostream>
-int main() { std::cerr << "not built yet\n"; return 1; }
+
+#include "common/cli.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "ingest/ingest_server.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: intercom-ingest [--config PATH] [--log-level LEVEL]\n"
+    "\n"
+    "Accepts PostHog capture requests (/batch/, /e/, /i/v0/e/, /capture/, /track/)\n"
+    "and PostHog webhook bodies (/webhook), and commits each request's events to the\n"
+    "queue database before answering. GET /healthz checks that the queue takes writes.\n"
+    "Stops on SIGTERM or SIGINT after finishing the requests in progress.\n"
+    "\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace connector;
+
+  CommonFlags flags;
+  try {
+    flags = ParseCommonFlags(argc, argv);
+    if (!flags.rest.empty()) {
+      throw std::invalid_argument("unknown argument \"" + flags.rest.front() +
+                                  "\"; see intercom-ingest --help");
+    }
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "intercom-ingest: " << error.what() << "\n";
+    return 2;
+  }
+  if (flags.help) {
+    std::cout << kUsage << CommonFlagsHelp();
+    return 0;
+  }
+  if (flags.version) {
+    std::cout << "intercom-ingest " << Version() << "\n";
+    return 0;
+  }
+  log::Setup(flags.log_level);
+
+  // Block the stop signals before any thread starts, so every thread inherits
+  // the mask and only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  SystemClock clock;
+  try {
+    Config config = LoadConfig(flags);
+    IngestServer server(config, clock);
+    server.Start();
+
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    log::Info("stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    server.Stop();
+  } catch (const std::exception& error) {
+    log::Error("start_failed", {{"error", error.what()}});
+    return 1;
+  }
+  return 0;
+}

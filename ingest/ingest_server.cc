@@ -1,0 +1,89 @@
+#include "ingest/ingest_server.h"
+
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+
+#include <stdexcept>
+
+#include "common/log.h"
+
+namespace connector {
+namespace {
+
+// How long a connection may sit idle, or between two reads of one request,
+// before the server closes it. posthog-node gives up after 10 s.
+constexpr int kReceiveTimeoutSeconds = 30;
+constexpr int kKeepAliveTimeoutSeconds = 5;
+
+Poco::Net::ServerSocket Bind(const std::string& listen, int backlog) {
+  try {
+    Poco::Net::SocketAddress address(listen);
+    Poco::Net::ServerSocket socket;
+    socket.bind(address, true);
+    socket.listen(backlog);
+    return socket;
+  } catch (const Poco::Exception& error) {
+    throw std::runtime_error("cannot listen on [ingest] listen = \"" + listen +
+                             "\": " + error.displayText() +
+                             "; use a free host:port such as \"127.0.0.1:8000\"");
+  }
+}
+
+}  // namespace
+
+IngestServer::IngestServer(const Config& config, const Clock& clock)
+    : config_(config),
+      writer_(std::make_unique<GroupCommitWriter>(config.queue)),
+      pool_("ingest", 2, config.ingest.threads) {
+  context_.config = config_.ingest;
+  context_.writer = writer_.get();
+  context_.clock = &clock;
+
+  Poco::Net::ServerSocket socket = Bind(config_.ingest.listen, config_.ingest.max_queued_connections);
+  address_ = socket.address().toString();
+
+  auto* params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(config_.ingest.threads);
+  params->setMaxQueued(config_.ingest.max_queued_connections);
+  params->setTimeout(Poco::Timespan(kReceiveTimeoutSeconds, 0));
+  params->setKeepAlive(true);
+  params->setKeepAliveTimeout(Poco::Timespan(kKeepAliveTimeoutSeconds, 0));
+  params->setServerName("intercom-ingest");
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new IngestRequestHandlerFactory(context_),
+                                                    pool_, socket, params);
+}
+
+IngestServer::~IngestServer() { Stop(); }
+
+void IngestServer::Start() {
+  server_->start();
+  started_ = true;
+  log::Info("listening", {{"address", address_},
+                          {"database", config_.queue.path},
+                          {"schema_version", writer_->schema_version()},
+                          {"threads", config_.ingest.threads},
+                          {"api_keys", static_cast<int>(config_.ingest.api_keys.size())}});
+}
+
+void IngestServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (started_) {
+    // stopAll(false): close the listening socket, let each connection finish
+    // its current request, then close it.
+    server_->stopAll(false);
+    pool_.joinAll();
+  }
+  writer_->Stop();
+  if (started_) {
+    log::Info("stopped", {{"address", address_},
+                          {"transactions", writer_->transactions()},
+                          {"requests", writer_->requests()}});
+  }
+}
+
+std::string IngestServer::address() const { return address_; }
+
+}  // namespace connector

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/ThreadPool.h>
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "ingest/group_commit_writer.h"
+#include "ingest/request_handlers.h"
+
+namespace connector {
+
+// intercom-ingest as an object: a Poco HTTPServer with a bounded thread pool
+// in front of one GroupCommitWriter. Tests run it in-process; main() runs one
+// until SIGTERM or SIGINT.
+//
+// Start() and Stop() are called from one controlling thread. Requests run on
+// the pool's threads, commits on the writer's.
+class IngestServer {
+ public:
+  // Opens the queue and binds the listen address (port 0 picks a free port).
+  // Throws DatabaseError when the queue cannot be opened and
+  // std::runtime_error naming [ingest] listen when the address cannot be bound.
+  // `clock` must outlive the server.
+  IngestServer(const Config& config, const Clock& clock);
+  ~IngestServer();
+  IngestServer(const IngestServer&) = delete;
+  IngestServer& operator=(const IngestServer&) = delete;
+
+  // Starts accepting connections and logs msg=listening with the bound address.
+  void Start();
+
+  // Stops accepting connections, lets in-flight requests finish (their
+  // commits included), stops the writer and logs msg=stopped. Idempotent.
+  void Stop();
+
+  // The bound address as "host:port", with the real port when listen had port 0.
+  std::string address() const;
+
+  const GroupCommitWriter& writer() const { return *writer_; }
+
+ private:
+  Config config_;
+  std::unique_ptr<GroupCommitWriter> writer_;
+  IngestContext context_;
+  Poco::ThreadPool pool_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::string address_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace connector

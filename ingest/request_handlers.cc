@@ -1,0 +1,358 @@
+#include "ingest/request_handlers.h"
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/URI.h>
+
+#include <array>
+#include <sstream>
+
+#include "common/capture_decoder.h"
+#include "common/log.h"
+
+namespace connector {
+namespace {
+
+using Poco::Net::HTTPResponse;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+// Seconds a client should wait before retrying after a 503. posthog-node
+// retries 3 s apart whatever this says; browsers and curl may honour it.
+constexpr const char* kRetryAfterSeconds = "1";
+
+const char* kCaptureRoutes = "/batch/, /e/, /i/v0/e/, /capture/, /track/ or /webhook";
+
+// A rejected request: the status and the JSON error fields sent back.
+struct Rejection {
+  HTTPResponse::HTTPStatus status;
+  std::string type;  // PostHog's error "type", such as "validation_error"
+  std::string code;  // machine-readable code, such as "invalid_payload"
+  std::string detail;
+};
+
+Rejection FromCaptureError(const CaptureError& error) {
+  switch (error.kind()) {
+    case CaptureError::Kind::kUnauthorized:
+      return {HTTPResponse::HTTP_UNAUTHORIZED, "authentication_error", "invalid_api_key",
+              error.what()};
+    case CaptureError::Kind::kTooLarge:
+      return {HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE, "validation_error",
+              "payload_too_large", error.what()};
+    case CaptureError::Kind::kInvalid:
+      break;
+  }
+  return {HTTPResponse::HTTP_BAD_REQUEST, "validation_error", "invalid_payload", error.what()};
+}
+
+std::string JsonText(const Poco::JSON::Object& object) {
+  std::ostringstream out;
+  object.stringify(out);
+  return out.str();
+}
+
+// Reads the request body, stopping as soon as it passes `max_bytes`.
+std::string ReadBody(HTTPServerRequest& request, int64_t max_bytes) {
+  auto too_large = [&](const std::string& size) {
+    return CaptureError(CaptureError::Kind::kTooLarge,
+                        "request body of " + size + " is larger than max_body_bytes=" +
+                            std::to_string(max_bytes) + "; send fewer events per request");
+  };
+  int64_t declared = request.getContentLength64();
+  if (declared > max_bytes) throw too_large(std::to_string(declared) + " bytes");
+
+  std::string body;
+  if (declared > 0) body.reserve(static_cast<size_t>(declared));
+  std::array<char, 64 * 1024> buffer{};
+  std::istream& in = request.stream();
+  while (in) {
+    in.read(buffer.data(), buffer.size());
+    body.append(buffer.data(), static_cast<size_t>(in.gcount()));
+    if (static_cast<int64_t>(body.size()) > max_bytes) throw too_large("more bytes");
+  }
+  return body;
+}
+
+std::string StripTrailingSlash(std::string path) {
+  if (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+// Handles one HTTP request; Poco creates one per request on an HTTP thread.
+class IngestRequestHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  IngestRequestHandler(const IngestContext& context, Route route)
+      : context_(context), route_(route) {}
+
+  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override;
+
+ private:
+  void HandleCapture(HTTPServerRequest& request, HTTPServerResponse& response,
+                     const std::string& path, const Poco::URI::QueryParameters& query);
+  void HandleHealth(HTTPServerRequest& request, HTTPServerResponse& response);
+  void Reject(HTTPServerRequest& request, HTTPServerResponse& response,
+              const Rejection& rejection);
+  void SetCorsHeaders(const HTTPServerRequest& request, HTTPServerResponse& response);
+
+  const IngestContext& context_;
+  Route route_;
+  std::string path_;  // the request path without its query, for logs
+};
+
+std::string QueryValue(const Poco::URI::QueryParameters& query, const std::string& name) {
+  for (const auto& [key, value] : query) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+bool HasQueryValue(const Poco::URI::QueryParameters& query, const std::string& name) {
+  for (const auto& entry : query) {
+    if (entry.first == name) return true;
+  }
+  return false;
+}
+
+void IngestRequestHandler::handleRequest(HTTPServerRequest& request,
+                                         HTTPServerResponse& response) {
+  std::string path;
+  Poco::URI::QueryParameters query;
+  try {
+    Poco::URI uri(request.getURI());
+    path = StripTrailingSlash(uri.getPath());
+    path_ = uri.getPath();
+    query = uri.getQueryParameters();
+  } catch (const Poco::Exception&) {
+    Reject(request, response,
+           {HTTPResponse::HTTP_BAD_REQUEST, "validation_error", "invalid_uri",
+            "request URI is not valid; percent-encode the query string"});
+    return;
+  }
+
+  try {
+    switch (route_) {
+      case Route::kCapture:
+      case Route::kWebhook:
+        HandleCapture(request, response, path, query);
+        return;
+      case Route::kHealth:
+        HandleHealth(request, response);
+        return;
+      case Route::kNotFound:
+        break;
+    }
+    Reject(request, response,
+           {HTTPResponse::HTTP_NOT_FOUND, "validation_error", "not_found",
+            "no route for " + path + "; send events to " + kCaptureRoutes});
+  } catch (const CaptureError& error) {
+    Reject(request, response, FromCaptureError(error));
+  } catch (const std::exception& error) {
+    // A bug or resource exhaustion: the request failed, the server stays up.
+    log::Error("request_failed", {{"error", error.what()},
+                                  {"client", request.clientAddress().toString()},
+                                  {"path", path}});
+    if (!response.sent()) {
+      Reject(request, response,
+             {HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "server_error", "internal_error",
+              "intercom-ingest failed to handle the request; nothing was stored, retry later"});
+    }
+  }
+}
+
+void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
+                                         HTTPServerResponse& response, const std::string& path,
+                                         const Poco::URI::QueryParameters& query) {
+  SetCorsHeaders(request, response);
+  const std::string& method = request.getMethod();
+  bool get_allowed = route_ == Route::kCapture && (path == "/e" || path == "/capture");
+
+  // CORS preflight from browsers running posthog-js on another origin.
+  if (method == "OPTIONS") {
+    response.set("Access-Control-Allow-Methods", get_allowed ? "GET, POST, OPTIONS" : "POST, OPTIONS");
+    std::string requested = request.get("Access-Control-Request-Headers", "");
+    response.set("Access-Control-Allow-Headers", requested.empty() ? "Content-Type" : requested);
+    response.set("Access-Control-Max-Age", "86400");
+    response.setStatus(HTTPResponse::HTTP_OK);
+    response.setContentLength(0);
+    response.send();
+    return;
+  }
+
+  // The body: POST content, or the data= query parameter of a GET.
+  std::string body;
+  if (method == "POST") {
+    body = ReadBody(request, context_.config.max_body_bytes);
+    if (body.empty() && HasQueryValue(query, "data")) body = QueryValue(query, "data");
+  } else if (method == "GET" && get_allowed) {
+    if (!HasQueryValue(query, "data")) {
+      throw CaptureError(CaptureError::Kind::kInvalid,
+                         "GET " + path + " has no data query parameter; send ?data=<events> "
+                         "or POST the events");
+    }
+    body = QueryValue(query, "data");
+    if (static_cast<int64_t>(body.size()) > context_.config.max_body_bytes) {
+      throw CaptureError(CaptureError::Kind::kTooLarge,
+                         "data query parameter is larger than max_body_bytes=" +
+                             std::to_string(context_.config.max_body_bytes) + "; POST the events");
+    }
+  } else {
+    response.set("Allow", get_allowed ? "GET, POST, OPTIONS" : "POST, OPTIONS");
+    Reject(request, response,
+           {HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "validation_error", "method_not_allowed",
+            "method " + method + " is not allowed on " + path + "; use POST" +
+                (get_allowed ? " or GET with ?data=" : "")});
+    return;
+  }
+  if (body.empty()) {
+    throw CaptureError(CaptureError::Kind::kInvalid,
+                       "request body is empty; send events as JSON, e.g. "
+                       "{\"api_key\": \"<token>\", \"event\": \"signed_up\", \"distinct_id\": \"u1\"}");
+  }
+
+  // Decode and normalise on this thread, so the writer only writes.
+  CaptureEncoding encoding{request.getContentType(), request.get("Content-Encoding", ""),
+                           QueryValue(query, "compression")};
+  std::string json_text =
+      DecodeCaptureBody(body, encoding, context_.config.max_decompressed_bytes);
+  body.clear();
+  body.shrink_to_fit();
+
+  CaptureContext capture_context;
+  capture_context.received_at_ms = context_.clock->NowMs();
+  capture_context.fallback_token = QueryValue(query, "token");
+  if (capture_context.fallback_token.empty()) {
+    capture_context.fallback_token = QueryValue(query, "api_key");
+  }
+  capture_context.max_events = context_.config.max_events_per_request;
+  std::vector<QueuedEvent> events;
+  if (route_ == Route::kWebhook) {
+    events.push_back(context_.normalizer.ParseWebhook(json_text, capture_context));
+  } else {
+    events = context_.normalizer.ParseCapture(json_text, capture_context);
+  }
+  CheckProjectTokens(events, context_.config.api_keys);
+
+  // Answer only after the commit: a 200 promises the events are durable.
+  size_t event_count = events.size();
+  CommitOutcome outcome = context_.writer->Commit(std::move(events));
+  if (!outcome.committed) {
+    response.set("Retry-After", kRetryAfterSeconds);
+    Reject(request, response,
+           {HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "server_error", "queue_unavailable",
+            "the queue database cannot take the write now (" + outcome.error +
+                "); nothing was stored, retry later"});
+    return;
+  }
+  log::Debug("accepted", {{"client", request.clientAddress().toString()},
+                          {"path", path},
+                          {"events", event_count},
+                          {"added", outcome.added}});
+
+  if (QueryValue(query, "beacon") == "1") {
+    response.setStatus(HTTPResponse::HTTP_NO_CONTENT);
+    response.setContentLength(0);
+    response.send();
+    return;
+  }
+  Poco::JSON::Object answer;
+  answer.set("status", 1);
+  std::string text = JsonText(answer);
+  response.setStatus(HTTPResponse::HTTP_OK);
+  response.setContentType("application/json");
+  response.setContentLength(static_cast<std::streamsize>(text.size()));
+  response.send() << text;
+}
+
+void IngestRequestHandler::HandleHealth(HTTPServerRequest& request,
+                                        HTTPServerResponse& response) {
+  if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
+    response.set("Allow", "GET, HEAD");
+    Reject(request, response,
+           {HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "validation_error", "method_not_allowed",
+            "method " + request.getMethod() + " is not allowed on /healthz; use GET"});
+    return;
+  }
+  CommitOutcome outcome = context_.writer->Commit({});
+  Poco::JSON::Object answer;
+  if (outcome.committed) {
+    answer.set("status", "ok");
+    response.setStatus(HTTPResponse::HTTP_OK);
+  } else {
+    answer.set("status", "unavailable");
+    answer.set("error", outcome.error);
+    response.setStatus(HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+    response.set("Retry-After", kRetryAfterSeconds);
+    log::Warn("health_check_failed", {{"error", outcome.error}});
+  }
+  std::string text = JsonText(answer);
+  response.setContentType("application/json");
+  response.setContentLength(static_cast<std::streamsize>(text.size()));
+  if (request.getMethod() == "HEAD") {
+    response.send();
+  } else {
+    response.send() << text;
+  }
+}
+
+void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse& response,
+                                  const Rejection& rejection) {
+  log::Warn("rejected", {{"status", static_cast<int>(rejection.status)},
+                         {"code", rejection.code},
+                         {"reason", rejection.detail},
+                         {"client", request.clientAddress().toString()},
+                         {"method", request.getMethod()},
+                         {"path", path_}});
+
+  Poco::JSON::Object answer;
+  answer.set("type", rejection.type);
+  answer.set("code", rejection.code);
+  answer.set("detail", rejection.detail);
+  std::string text = JsonText(answer);
+  // A 413 can leave the body unread; close the connection rather than parse
+  // the rest of it as the next request.
+  if (rejection.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE) response.setKeepAlive(false);
+  response.setStatus(rejection.status);
+  response.setContentType("application/json");
+  response.setContentLength(static_cast<std::streamsize>(text.size()));
+  response.send() << text;
+}
+
+void IngestRequestHandler::SetCorsHeaders(const HTTPServerRequest& request,
+                                          HTTPServerResponse& response) {
+  std::string origin = request.get("Origin", "");
+  if (origin.empty()) {
+    response.set("Access-Control-Allow-Origin", "*");
+    return;
+  }
+  response.set("Access-Control-Allow-Origin", origin);
+  response.set("Access-Control-Allow-Credentials", "true");
+  response.set("Vary", "Origin");
+}
+
+}  // namespace
+
+Route RouteForPath(const std::string& raw_path) {
+  std::string path = StripTrailingSlash(raw_path);
+  if (path == "/batch" || path == "/e" || path == "/i/v0/e" || path == "/capture" ||
+      path == "/track") {
+    return Route::kCapture;
+  }
+  if (path == "/webhook") return Route::kWebhook;
+  if (path == "/healthz") return Route::kHealth;
+  return Route::kNotFound;
+}
+
+Poco::Net::HTTPRequestHandler* IngestRequestHandlerFactory::createRequestHandler(
+    const HTTPServerRequest& request) {
+  std::string path;
+  try {
+    path = Poco::URI(request.getURI()).getPath();
+  } catch (const Poco::Exception&) {
+    path = "";  // the handler rejects the URI with a 400
+  }
+  return new IngestRequestHandler(context_, RouteForPath(path));
+}
+
+}  // namespace connector

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+
+#include <string>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/event_normalizer.h"
+#include "ingest/group_commit_writer.h"
+
+namespace connector {
+
+// What every request handler shares. Owned by IngestServer, which outlives
+// all handlers; every member is read-only or thread-safe.
+struct IngestContext {
+  IngestConfig config;
+  GroupCommitWriter* writer = nullptr;
+  EventNormalizer normalizer;
+  const Clock* clock = nullptr;
+};
+
+// The kinds of route intercom-ingest serves.
+enum class Route {
+  kCapture,   // /batch, /e, /i/v0/e, /capture, /track (with or without trailing slash)
+  kWebhook,   // /webhook: PostHog's HTTP Webhook destination
+  kHealth,    // /healthz
+  kNotFound,
+};
+
+// Maps a request path to its route.
+Route RouteForPath(const std::string& path);
+
+// Creates one handler object per request (Poco deletes it after the request).
+// Called on Poco's HTTP threads; stateless apart from the shared context.
+class IngestRequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit IngestRequestHandlerFactory(const IngestContext& context) : context_(context) {}
+
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest& request) override;
+
+ private:
+  const IngestContext& context_;
+};
+
+}  // namespace connector
