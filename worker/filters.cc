@@ -1,0 +1,74 @@
+#include "worker/filters.h"
+
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "worker/email_resolver.h"
+
+namespace connector {
+namespace {
+
+std::string Lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// Parses `json` as an object; returns null when it is not one.
+Poco::JSON::Object::Ptr ParseObject(const std::string& json) {
+  try {
+    Poco::JSON::Parser parser;
+    Poco::Dynamic::Var parsed = parser.parse(json);
+    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return nullptr;
+    return parsed.extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception&) {
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+Filters::Filters(const IntercomConfig& config) : triggering_events_(config.triggering_events) {
+  for (const std::string& domain : config.ignored_email_domains) {
+    ignored_domains_.push_back(Lower(domain));
+  }
+}
+
+FilterDecision Filters::Decide(const EventContent& event) const {
+  FilterDecision decision;
+  if (std::find(triggering_events_.begin(), triggering_events_.end(), event.name) ==
+      triggering_events_.end()) {
+    decision.reason = "event " + event.name + " is not in intercom.triggering_events";
+    return decision;
+  }
+
+  Poco::JSON::Object::Ptr payload = ParseObject(event.payload);
+  if (payload.isNull()) {
+    decision.reason = "payload is not a JSON object";
+    return decision;
+  }
+  Poco::JSON::Object::Ptr person = event.person ? ParseObject(*event.person) : nullptr;
+
+  std::optional<ResolvedEmail> email = EmailResolver::Resolve(event.distinct_id, payload, person);
+  if (!email) {
+    decision.reason = "no valid email in distinct_id, $set, $set_once, properties or person";
+    return decision;
+  }
+  std::string domain = EmailResolver::Domain(email->email);
+  if (std::find(ignored_domains_.begin(), ignored_domains_.end(), domain) !=
+      ignored_domains_.end()) {
+    decision.reason = "email domain " + domain + " is in intercom.ignored_email_domains";
+    decision.email = email->email;
+    return decision;
+  }
+
+  decision.send = true;
+  decision.email = email->email;
+  decision.email_source = email->source;
+  decision.properties = payload->getObject("properties");
+  return decision;
+}
+
+}  // namespace connector

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+
+#include "worker/http_transport.h"
+
+namespace connector {
+
+// What an answer from POST /events means for the event. The names match the
+// `outcome` values of delivery_attempts, except kConflict, which the worker
+// turns into a contact search or a failure.
+enum class Verdict {
+  kDelivered,       // 2xx
+  kRetry,           // 408, 5xx, network error or timeout
+  kRateLimited,     // 429
+  kPaused,          // 401, 403, or an unauthorized / token_* error code
+  kContactMissing,  // 404 not_found
+  kConflict,        // 409: several contacts share the email
+  kFailed,          // any other answer
+};
+
+const char* VerdictName(Verdict verdict);
+
+struct Classification {
+  Verdict verdict = Verdict::kFailed;
+  // From Intercom's error.list body, when there is one.
+  std::string request_id;
+  std::string error_code;
+  std::string error_message;
+  // One line for the row's `reason` and the log, such as
+  // "HTTP 422 parameter_invalid: Name too long" or "timed out: ...".
+  std::string summary;
+};
+
+// Maps one answer (or network error) to a verdict. One table, no state.
+Classification Classify(const HttpResponse& response);
+
+}  // namespace connector

@@ -1,0 +1,260 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "common/log.h"
+
+namespace connector {
+namespace {
+
+// The longest real-time sleep between checks of the injected clock, so a
+// test's clock and a stop request are both noticed quickly.
+constexpr int64_t kMaxSleepStepMs = 20;
+
+}  // namespace
+
+std::string MakeWorkerId() {
+  char host[256] = {0};
+  if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");
+  std::random_device device;
+  char suffix[9];
+  std::snprintf(suffix, sizeof(suffix), "%08x", device());
+  return std::string(host) + ":" + std::to_string(::getpid()) + ":" + suffix;
+}
+
+Worker::Worker(Config config, const Clock& clock, Random& random, TransportFactory factory)
+    : config_(std::move(config)),
+      clock_(clock),
+      random_(random),
+      factory_(std::move(factory)),
+      id_(MakeWorkerId()) {}
+
+Worker::~Worker() { Stop(); }
+
+TransportFactory Worker::DefaultFactory() {
+  if (config_.intercom.api_key.empty()) {
+    dry_run_file_ = std::make_unique<DryRunFile>(config_.worker.dry_run_file);
+    log::Warn("dry_run", {{"file", config_.worker.dry_run_file},
+                          {"detail", "no intercom.api_key or INTERCOM_API_KEY set; requests are "
+                                     "written to the file and treated as delivered"}});
+    std::string base_url = config_.intercom.base_url;
+    DryRunFile* file = dry_run_file_.get();
+    return [base_url, file] { return std::make_unique<DryRunTransport>(base_url, *file); };
+  }
+  Poco::Net::Context::Ptr tls = MakeTlsContext(config_.intercom);
+  const IntercomConfig* intercom = &config_.intercom;
+  const Clock* clock = &clock_;
+  return [intercom, tls, clock] { return std::make_unique<PocoTransport>(*intercom, tls, *clock); };
+}
+
+void Worker::Start() {
+  if (!factory_) factory_ = DefaultFactory();
+  policy_ = std::make_unique<DeliveryPolicy>(config_, clock_, random_);
+  queue_ = std::make_unique<EventQueue>(config_.queue, id_, clock_, config_.worker.lease);
+  recorder_ = std::make_unique<DeliveryRecorder>(config_.queue, id_, clock_);
+  for (int i = 0; i < config_.worker.concurrency; ++i) {
+    deliveries_.push_back(std::make_unique<EventDelivery>(config_.intercom, *policy_, factory_()));
+  }
+
+  log::Info("worker_started", {{"worker_id", id_}, {"queue", config_.queue.path},
+                               {"intercom", config_.intercom.api_key.empty()
+                                                ? "dry-run file " + config_.worker.dry_run_file
+                                                : config_.intercom.base_url},
+                               {"concurrency", config_.worker.concurrency}});
+  started_ = true;
+  running_deliveries_ = deliveries_.size();
+  for (size_t i = 0; i < deliveries_.size(); ++i) {
+    delivery_threads_.emplace_back([this, i] { DeliveryLoop(i); });
+  }
+  claimer_ = std::thread([this] { ClaimLoop(); });
+}
+
+void Worker::Stop() {
+  if (!started_) return;
+  started_ = false;
+  log::Info("worker_stopping", {{"worker_id", id_}});
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    changed_.notify_all();
+  }
+  claimer_.join();
+
+  // In-flight requests get worker.shutdown_timeout to finish; after that
+  // their connections are cut and they end as network errors (retried later).
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    bool finished = changed_.wait_for(lock, config_.worker.shutdown_timeout,
+                                      [&] { return running_deliveries_ == 0; });
+    if (!finished) {
+      log::Warn("shutdown_timeout", {{"in_flight", static_cast<int64_t>(in_flight_)}});
+      for (auto& delivery : deliveries_) delivery->transport().Abort();
+    }
+  }
+  for (std::thread& thread : delivery_threads_) thread.join();
+  delivery_threads_.clear();
+
+  recorder_->Stop();
+  // Everything was handed back through the recorder; this catches a row
+  // whose completion could not name it (there should be none).
+  int64_t released = queue_->ReleaseOwned();
+  if (released > 0) log::Warn("released_at_stop", {{"events", released}});
+  log::Info("worker_stopped", {{"worker_id", id_}});
+}
+
+void Worker::ClaimLoop() {
+  const size_t capacity = static_cast<size_t>(
+      std::max(config_.worker.claim_batch, config_.worker.concurrency));
+  int64_t data_version = 0;
+  int64_t next_prune_ms = 0;
+  while (!stopping_) {
+    MaybePrune(next_prune_ms);
+
+    // Claim only what the buffer can hold, so leases do not run out while
+    // events wait in memory. While paused, claim one probe event per interval.
+    size_t space = 0;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      size_t held = buffer_.size() + in_flight_;
+      space = held < capacity ? capacity - held : 0;
+      if (space == 0) {
+        changed_.wait_for(lock, config_.worker.idle_poll);
+        continue;
+      }
+    }
+    bool open = policy_->gate.IsOpen();
+    int want = static_cast<int>(std::min<size_t>(space, config_.worker.claim_batch));
+    bool probe = false;
+    if (!open) {
+      probe = policy_->gate.TakeProbe();
+      want = probe ? 1 : 0;
+    }
+
+    std::vector<ClaimedEvent> claimed;
+    if (want > 0) {
+      try {
+        claimed = queue_->Claim(want);
+      } catch (const std::exception& error) {
+        log::Error("claim_failed", {{"error", error.what()}});
+        WaitUntil(clock_.NowMs() + 1000);
+        continue;
+      }
+    }
+    if (!claimed.empty()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (ClaimedEvent& event : claimed) {
+        event.probe = probe;
+        buffer_.push_back(std::move(event));
+      }
+      changed_.notify_all();
+      continue;
+    }
+    if (!open) {
+      WaitUntil(clock_.NowMs() + config_.worker.idle_poll.count());
+      continue;
+    }
+    IdleWait(data_version);
+  }
+}
+
+void Worker::IdleWait(int64_t& data_version) {
+  // Nothing due: sleep until another connection commits (ingest, an operator,
+  // our recorder), a retry or a lease comes due, or a second has passed.
+  std::optional<int64_t> next_wake;
+  try {
+    next_wake = queue_->NextWakeMs();
+    data_version = queue_->DataVersion();
+  } catch (const std::exception& error) {
+    log::Error("claim_failed", {{"error", error.what()}});
+  }
+  auto idle_since = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait_for(lock, config_.worker.idle_poll, [&] { return stopping_.load(); });
+    }
+    if (stopping_) return;
+    try {
+      int64_t version = queue_->DataVersion();
+      if (version != data_version) {
+        data_version = version;
+        return;
+      }
+    } catch (const std::exception& error) {
+      log::Error("claim_failed", {{"error", error.what()}});
+      return;
+    }
+    if (next_wake && clock_.NowMs() >= *next_wake) return;
+    if (std::chrono::steady_clock::now() - idle_since > std::chrono::seconds(1)) return;
+  }
+}
+
+void Worker::MaybePrune(int64_t& next_prune_ms) {
+  int64_t now = clock_.NowMs();
+  if (now < next_prune_ms) return;
+  next_prune_ms = now + config_.worker.prune_interval.count();
+  try {
+    int64_t pruned = queue_->Prune(now - config_.worker.retention.count());
+    if (pruned > 0) log::Info("pruned", {{"events", pruned}});
+  } catch (const std::exception& error) {
+    log::Error("prune_failed", {{"error", error.what()}});
+  }
+}
+
+void Worker::DeliveryLoop(size_t index) {
+  EventDelivery& delivery = *deliveries_[index];
+  EventDelivery::WaitUntil wait = [this](int64_t until_ms) { return WaitUntil(until_ms); };
+  while (true) {
+    ClaimedEvent event;
+    bool release = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || !buffer_.empty(); });
+      if (buffer_.empty()) break;
+      event = std::move(buffer_.front());
+      buffer_.pop_front();
+      release = stopping_;
+      ++in_flight_;
+    }
+
+    Completion completion;
+    if (release) {
+      completion = EventDelivery::Release(event, "worker stopping");
+    } else {
+      try {
+        completion = delivery.Handle(event, wait);
+      } catch (const std::exception& error) {
+        // A bug or a malformed row must not kill the thread; the row goes back
+        // to pending and its lease protects against a tight loop.
+        log::Error("delivery_error", {{"event_id", event.id}, {"error", error.what()}});
+        completion = EventDelivery::Release(event, "unexpected error");
+        completion.next_attempt_at_ms = clock_.NowMs() + config_.worker.lease.count();
+      }
+    }
+    recorder_->Submit(std::move(completion));
+
+    std::lock_guard<std::mutex> lock(mutex_);
+    --in_flight_;
+    changed_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  --running_deliveries_;
+  changed_.notify_all();
+}
+
+bool Worker::WaitUntil(int64_t until_ms) {
+  while (!stopping_) {
+    int64_t remaining = until_ms - clock_.NowMs();
+    if (remaining <= 0) return true;
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_for(lock, std::chrono::milliseconds(std::min(remaining, kMaxSleepStepMs)),
+                      [&] { return stopping_.load(); });
+  }
+  return false;
+}
+
+}  // namespace connector

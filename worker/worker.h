@@ -1,0 +1,91 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "worker/delivery_recorder.h"
+#include "worker/event_delivery.h"
+#include "worker/event_queue.h"
+#include "worker/http_transport.h"
+#include "worker/random.h"
+
+namespace connector {
+
+// Makes the transport for one delivery thread.
+using TransportFactory = std::function<std::unique_ptr<HttpTransport>()>;
+
+// Drains the queue into Intercom. Threads:
+//   - the claimer leases due rows into a bounded buffer, watches
+//     PRAGMA data_version when idle, and prunes finished rows;
+//   - worker.concurrency delivery threads, each with its own EventDelivery
+//     and keep-alive connection, take events from the buffer;
+//   - the DeliveryRecorder thread commits outcomes in batches.
+// Start() and Stop() are called from one controlling thread.
+class Worker {
+ public:
+  // Without a factory the worker uses Intercom over HTTPS, or, when
+  // intercom.api_key is empty, the dry-run file.
+  Worker(Config config, const Clock& clock, Random& random, TransportFactory factory = nullptr);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Opens the queue and starts the threads. Throws DatabaseError or
+  // std::runtime_error (an unreadable ca_file or dry-run file).
+  void Start();
+
+  // Stops claiming, lets in-flight requests finish (cutting them off after
+  // worker.shutdown_timeout), hands every event still held back to the queue
+  // as pending and commits all outcomes. Nothing stays leased afterwards.
+  void Stop();
+
+  const std::string& id() const { return id_; }
+
+ private:
+  void ClaimLoop();
+  void DeliveryLoop(size_t index);
+  // Sleeps until `until_ms` on the injected clock in short real-time steps;
+  // returns false as soon as the worker is stopping.
+  bool WaitUntil(int64_t until_ms);
+  void IdleWait(int64_t& data_version);
+  void MaybePrune(int64_t& next_prune_ms);
+  TransportFactory DefaultFactory();
+
+  Config config_;
+  const Clock& clock_;
+  Random& random_;
+  TransportFactory factory_;
+  std::string id_;
+
+  std::unique_ptr<DryRunFile> dry_run_file_;
+  std::unique_ptr<DeliveryPolicy> policy_;
+  std::unique_ptr<EventQueue> queue_;          // claimer thread only (and Stop, after it ends)
+  std::unique_ptr<DeliveryRecorder> recorder_;
+  std::vector<std::unique_ptr<EventDelivery>> deliveries_;  // one per delivery thread
+
+  std::mutex mutex_;
+  std::condition_variable changed_;            // buffer, in-flight count or stopping changed
+  std::deque<ClaimedEvent> buffer_;            // guarded by mutex_
+  size_t in_flight_ = 0;                       // guarded by mutex_
+  size_t running_deliveries_ = 0;              // guarded by mutex_
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+
+  std::thread claimer_;
+  std::vector<std::thread> delivery_threads_;
+};
+
+// Returns a worker id for lease_owner: host name, process id and a random
+// suffix, so two workers never share one.
+std::string MakeWorkerId();
+
+}  // namespace connector
