@@ -232,6 +232,12 @@ void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   }
   reader.StringList("metadata_properties", intercom.metadata_properties);
+  reader.String("metadata_separator", intercom.metadata_separator);
+  if (intercom.metadata_separator.empty() ||
+      intercom.metadata_separator.find_first_of(".$") != std::string::npos) {
+    reader.Fail("metadata_separator", toml::value<std::string>(intercom.metadata_separator),
+                "a non-empty string without '.' or '$', such as \"_\"");
+  }
   reader.String("ca_file", intercom.ca_file);
   reader.Duration("connect_timeout", intercom.connect_timeout, Milliseconds(1));
   reader.Duration("request_timeout", intercom.request_timeout, Milliseconds(1));
@@ -249,6 +255,9 @@ void ReadWorker(SectionReader& reader, WorkerConfig& worker) {
   reader.Duration("shutdown_timeout", worker.shutdown_timeout, Milliseconds(0));
   reader.Duration("idle_poll", worker.idle_poll, Milliseconds(1));
   reader.String("dry_run_file", worker.dry_run_file);
+  reader.Duration("pause_probe_interval", worker.pause_probe_interval, Milliseconds(1));
+  reader.Duration("pause_log_interval", worker.pause_log_interval, Milliseconds(0));
+  reader.Duration("prune_interval", worker.prune_interval, Milliseconds(1));
   reader.String("metrics_listen", worker.metrics_listen);
 }
 

@@ -47,6 +47,9 @@ struct IntercomConfig {
   std::vector<std::string> triggering_events{"$identify"};
   std::vector<std::string> ignored_email_domains;
   std::vector<std::string> metadata_properties;  // event properties sent as metadata
+  // Joins the keys of a flattened nested property ("plan" + "name" ->
+  // "plan_name"). Intercom rejects keys with '.' or '$', so neither is allowed.
+  std::string metadata_separator = "_";
   std::string ca_file;                 // extra CA bundle for private CAs; empty: system CAs
   Milliseconds connect_timeout{5000};
   Milliseconds request_timeout{10000};
@@ -70,6 +73,13 @@ struct WorkerConfig {
   Milliseconds shutdown_timeout{10000};
   Milliseconds idle_poll{5};           // how often an idle worker checks for new rows
   std::string dry_run_file = "intercom-requests.ndjson";  // used when no api_key is set
+  // While delivery is paused by a 401/403, one event is sent this often to see
+  // whether the token works again.
+  Milliseconds pause_probe_interval{30000};
+  // While paused, the error naming the likely cause is logged at most this often.
+  Milliseconds pause_log_interval{300000};
+  // How often delivered and skipped rows older than `retention` are deleted.
+  Milliseconds prune_interval{60000};
   std::string metrics_listen = "127.0.0.1:9465";
 };
 

@@ -133,6 +133,43 @@ TEST(ConfigTest, MissingFileNamesPath) {
   }
 }
 
+TEST(ConfigTest, ReadsWorkerPauseAndPruneKeys) {
+  Config config = ParseConfig(R"(
+[intercom]
+metadata_separator = "__"
+[worker]
+pause_probe_interval = "2s"
+pause_log_interval = "1m"
+prune_interval = "500ms"
+)", "test.toml");
+  EXPECT_EQ(config.intercom.metadata_separator, "__");
+  EXPECT_EQ(config.worker.pause_probe_interval, Milliseconds(2000));
+  EXPECT_EQ(config.worker.pause_log_interval, Milliseconds(60000));
+  EXPECT_EQ(config.worker.prune_interval, Milliseconds(500));
+}
+
+TEST(ConfigTest, DefaultsForWorkerPauseAndPruneKeys) {
+  Config config = ParseConfig("", "test.toml");
+  EXPECT_EQ(config.intercom.metadata_separator, "_");
+  EXPECT_EQ(config.worker.pause_probe_interval, Milliseconds(30000));
+  EXPECT_EQ(config.worker.pause_log_interval, Milliseconds(300000));
+  EXPECT_EQ(config.worker.prune_interval, Milliseconds(60000));
+}
+
+TEST(ConfigTest, RejectsMetadataSeparatorWithDot) {
+  EXPECT_THAT(ErrorFor("[intercom]\nmetadata_separator = \".\"\n"),
+              HasSubstr("intercom.metadata_separator"));
+  EXPECT_THAT(ErrorFor("[intercom]\nmetadata_separator = \"$\"\n"),
+              HasSubstr("without '.' or '$'"));
+  EXPECT_THAT(ErrorFor("[intercom]\nmetadata_separator = \"\"\n"),
+              HasSubstr("non-empty"));
+}
+
+TEST(ConfigTest, RejectsZeroProbeInterval) {
+  EXPECT_THAT(ErrorFor("[worker]\npause_probe_interval = \"0s\"\n"),
+              HasSubstr("worker.pause_probe_interval"));
+}
+
 TEST(DurationTest, ParsesAndFormatsUnits) {
   EXPECT_EQ(ParseDuration("250ms"), Milliseconds(250));
   EXPECT_EQ(ParseDuration("5s"), Milliseconds(5000));
