@@ -3,6 +3,8 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <algorithm>
+
 #include "common/database.h"
 #include "common/log.h"
 
@@ -54,7 +56,8 @@ std::vector<ClaimedEvent> EventQueue::Claim(int max) {
         "WHERE id IN (SELECT id FROM events INDEXED BY events_pending_due "
         "             WHERE state = 'pending' AND next_attempt_at_ms <= ?3 "
         "             ORDER BY next_attempt_at_ms LIMIT ?4) "
-        "RETURNING id, uuid, event, distinct_id, payload, person, created_at, attempts");
+        "RETURNING id, uuid, event, distinct_id, payload, person, created_at, attempts, "
+        "next_attempt_at_ms");
     lease.bind(1, owner_);
     lease.bind(2, now + lease_.count());
     lease.bind(3, now);
@@ -69,10 +72,15 @@ std::vector<ClaimedEvent> EventQueue::Claim(int max) {
       if (!lease.getColumn(5).isNull()) event.person = lease.getColumn(5).getString();
       event.created_at = lease.getColumn(6).getInt64();
       event.attempts = lease.getColumn(7).getInt();
+      event.due_at_ms = lease.getColumn(8).getInt64();
       event.lease_expires_at_ms = now + lease_.count();
       claimed.push_back(std::move(event));
     }
   }
+  // RETURNING gives rows in no set order; deliver the oldest due first.
+  std::stable_sort(claimed.begin(), claimed.end(), [](const ClaimedEvent& a, const ClaimedEvent& b) {
+    return a.due_at_ms != b.due_at_ms ? a.due_at_ms < b.due_at_ms : a.id < b.id;
+  });
   for (ClaimedEvent& event : claimed) {
     SQLite::Statement count(*db_,
         "SELECT COUNT(*) FROM delivery_attempts WHERE event_id = ? AND outcome = 'contact_missing'");

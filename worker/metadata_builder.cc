@@ -2,6 +2,8 @@
 
 #include <Poco/JSON/Array.h>
 
+#include <algorithm>
+
 namespace connector {
 namespace {
 
@@ -98,6 +100,7 @@ void MetadataBuilder::Add(const std::string& key, const Poco::Dynamic::Var& valu
     out.notes.push_back("flattened " + key);
     std::vector<std::string> names;
     object->getNames(names);
+    std::sort(names.begin(), names.end());  // a stable order whatever the parser kept
     for (const std::string& child : names) {
       if (!child.empty() && child.front() == '$') {
         out.notes.push_back("dropped PostHog property " + key + separator_ + child);

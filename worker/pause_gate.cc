@@ -36,6 +36,11 @@ bool PauseGate::TakeProbe() {
   return true;
 }
 
+void PauseGate::ReturnProbe() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  next_probe_ms_ = clock_.NowMs();
+}
+
 bool PauseGate::ShouldLogAgain() {
   std::lock_guard<std::mutex> lock(mutex_);
   int64_t now = clock_.NowMs();

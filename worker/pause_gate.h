@@ -29,6 +29,10 @@ class PauseGate {
   // that should send the next probe event.
   bool TakeProbe();
 
+  // Gives back a probe turn that found no event to send, so the next event
+  // that becomes due is sent as the probe without waiting another interval.
+  void ReturnProbe();
+
   // Returns true when the paused error should be logged again (at most once
   // per log interval while closed).
   bool ShouldLogAgain();

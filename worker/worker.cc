@@ -140,10 +140,11 @@ void Worker::ClaimLoop() {
         claimed = queue_->Claim(want);
       } catch (const std::exception& error) {
         log::Error("claim_failed", {{"error", error.what()}});
-        WaitUntil(clock_.NowMs() + 1000);
+        SleepFor(Milliseconds(1000));
         continue;
       }
     }
+    if (probe && claimed.empty()) policy_->gate.ReturnProbe();
     if (!claimed.empty()) {
       std::lock_guard<std::mutex> lock(mutex_);
       for (ClaimedEvent& event : claimed) {
@@ -154,7 +155,7 @@ void Worker::ClaimLoop() {
       continue;
     }
     if (!open) {
-      WaitUntil(clock_.NowMs() + config_.worker.idle_poll.count());
+      SleepFor(config_.worker.idle_poll);
       continue;
     }
     IdleWait(data_version);
@@ -244,6 +245,11 @@ void Worker::DeliveryLoop(size_t index) {
   std::lock_guard<std::mutex> lock(mutex_);
   --running_deliveries_;
   changed_.notify_all();
+}
+
+void Worker::SleepFor(Milliseconds duration) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait_for(lock, duration, [&] { return stopping_.load(); });
 }
 
 bool Worker::WaitUntil(int64_t until_ms) {

@@ -56,6 +56,8 @@ class Worker {
   // Sleeps until `until_ms` on the injected clock in short real-time steps;
   // returns false as soon as the worker is stopping.
   bool WaitUntil(int64_t until_ms);
+  // Sleeps for a real-time duration, or until the worker is stopping.
+  void SleepFor(Milliseconds duration);
   void IdleWait(int64_t& data_version);
   void MaybePrune(int64_t& next_prune_ms);
   TransportFactory DefaultFactory();

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPServer.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace connector::testing {
+
+// One scripted answer of the fake Intercom.
+struct FakeResponse {
+  int status = 202;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds delay{0};  // wait this long before answering
+  bool reset_connection = false;       // drop the connection (TCP RST) with no answer
+
+  // An Intercom error.list answer: {"type": "error.list", "request_id": ...,
+  // "errors": [{"code": code, "message": message}]}.
+  static FakeResponse Error(int status, const std::string& code, const std::string& message,
+                            const std::string& request_id = "req-fake");
+  // A POST /contacts/search answer listing the given (id, role, email) contacts.
+  static FakeResponse Contacts(
+      const std::vector<std::tuple<std::string, std::string, std::string>>& contacts);
+};
+
+// One request as the fake received it.
+struct RecordedRequest {
+  std::string method;
+  std::string path;                    // the URI as sent, query included
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string client_address;          // "127.0.0.1:PORT", one per connection
+  int64_t received_at_ms = 0;          // Unix ms, system clock
+
+  // Returns the first header named `name` (case-insensitive), or "".
+  std::string Header(const std::string& name) const;
+  // Parses the body as a JSON object; throws Poco::Exception when it is not one.
+  Poco::JSON::Object::Ptr Json() const;
+};
+
+// A real HTTP server on 127.0.0.1 (port chosen by the system) that plays
+// Intercom for tests. Each request is recorded, then answered by the first
+// queued FakeResponse whose path matches, else by the handler (by default
+// 202 with an empty body). Thread-safe: the server answers on its own threads
+// while the test enqueues and inspects.
+class FakeIntercom {
+ public:
+  using Handler = std::function<FakeResponse(const RecordedRequest&)>;
+
+  FakeIntercom();
+  ~FakeIntercom();
+  FakeIntercom(const FakeIntercom&) = delete;
+  FakeIntercom& operator=(const FakeIntercom&) = delete;
+
+  uint16_t port() const { return port_; }
+  // "http://127.0.0.1:PORT", for intercom.base_url.
+  std::string base_url() const;
+
+  // Queues an answer for the next request to `path` (any path when empty).
+  void Enqueue(FakeResponse response, const std::string& path = "");
+  // Answers every request the queue does not cover.
+  void SetHandler(Handler handler);
+
+  std::vector<RecordedRequest> Requests() const;
+  // Requests whose path equals `path`.
+  std::vector<RecordedRequest> RequestsTo(const std::string& path) const;
+  size_t RequestCount() const;
+  // Waits until at least `count` requests arrived; false on timeout.
+  bool WaitForRequests(size_t count, std::chrono::milliseconds timeout) const;
+
+  // Stops accepting connections; called by the destructor.
+  void Stop();
+
+ private:
+  class RequestHandler;
+  class HandlerFactory;
+
+  FakeResponse Answer(const RecordedRequest& request);
+
+  mutable std::mutex mutex_;
+  mutable std::condition_variable arrived_;
+  std::vector<RecordedRequest> requests_;
+  std::deque<std::pair<std::string, FakeResponse>> queue_;
+  Handler handler_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace connector::testing

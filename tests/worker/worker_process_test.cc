@@ -1,0 +1,169 @@
+// The intercom-worker binary as a process: lease expiry after SIGKILL, two
+// workers on one database, and a clean exit on SIGTERM.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "tests/worker/worker_fixture.h"
+
+namespace connector {
+namespace {
+
+using testing::FakeResponse;
+using testing::TestEvent;
+
+std::string WorkerBinary() {
+  const char* build_dir = std::getenv("CONNECTOR_BUILD_DIR");
+  return std::string(build_dir != nullptr ? build_dir : ".") + "/worker/intercom-worker";
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A running intercom-worker; killed with SIGKILL if the test did not stop it.
+class WorkerProcess {
+ public:
+  WorkerProcess(const std::string& config_path, const std::string& log_path) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::unsetenv("INTERCOM_API_KEY");
+      FILE* log = std::freopen(log_path.c_str(), "a", stderr);
+      (void)log;
+      std::string binary = WorkerBinary();
+      ::execl(binary.c_str(), binary.c_str(), "--config", config_path.c_str(), "--log-level",
+              "debug", static_cast<char*>(nullptr));
+      std::_Exit(127);
+    }
+  }
+  ~WorkerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void Kill() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  // Sends SIGTERM and returns the exit code, or -1 when it did not exit
+  // normally within `timeout`.
+  int Terminate(std::chrono::milliseconds timeout) {
+    ::kill(pid_, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+class WorkerProcessTest : public testing::WorkerFixture {
+ protected:
+  int64_t InsertFor(const std::string& email) {
+    TestEvent event;
+    event.distinct_id = email;
+    event.next_attempt_at_ms = NowMs();
+    event.updated_at_ms = NowMs();
+    return Insert(event);
+  }
+};
+
+TEST_F(WorkerProcessTest, PrintsHelpAndVersion) {
+  std::string command = WorkerBinary() + " --version";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[128] = {0};
+  ASSERT_NE(std::fgets(buffer, sizeof(buffer), pipe), nullptr);
+  EXPECT_EQ(::pclose(pipe), 0);
+  EXPECT_EQ(std::string(buffer).rfind("intercom-worker ", 0), 0u);
+  EXPECT_EQ(std::system((WorkerBinary() + " --help > /dev/null").c_str()), 0);
+  EXPECT_NE(std::system((WorkerBinary() + " --bogus 2> /dev/null").c_str()), 0);
+}
+
+TEST_F(WorkerProcessTest, KilledWorkerLeaseExpires) {
+  config_.worker.lease = Milliseconds(1000);
+  config_.worker.concurrency = 1;
+  FakeResponse hang;
+  hang.delay = Milliseconds(3000);
+  fake_.Enqueue(hang);
+  int64_t id = InsertFor("ann@example.com");
+  std::string config_path = WriteConfigFile();
+
+  {
+    WorkerProcess first(config_path, dir_.File("first.log"));
+    ASSERT_TRUE(fake_.WaitForRequests(1, std::chrono::seconds(10)));
+    first.Kill();
+  }
+  EXPECT_EQ(Read(id).state, "leased");
+
+  WorkerProcess second(config_path, dir_.File("second.log"));
+  ASSERT_TRUE(WaitForState(id, "delivered", std::chrono::seconds(10)));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM event_history WHERE action = 'lease_expired'"), 1);
+  EXPECT_EQ(fake_.RequestCount(), 2u);
+  EXPECT_EQ(second.Terminate(std::chrono::seconds(5)), 0);
+}
+
+TEST_F(WorkerProcessTest, TwoWorkersNeverDoubleClaim) {
+  config_.worker.concurrency = 4;
+  config_.worker.claim_batch = 8;
+  const int kEvents = 300;
+  db_->exec("BEGIN");
+  for (int i = 0; i < kEvents; ++i) InsertFor("user" + std::to_string(i) + "@example.com");
+  db_->exec("COMMIT");
+  std::string config_path = WriteConfigFile();
+
+  WorkerProcess first(config_path, dir_.File("first.log"));
+  WorkerProcess second(config_path, dir_.File("second.log"));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'") == kEvents; },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(first.Terminate(std::chrono::seconds(5)), 0);
+  EXPECT_EQ(second.Terminate(std::chrono::seconds(5)), 0);
+
+  std::vector<testing::RecordedRequest> requests = fake_.Requests();
+  EXPECT_EQ(requests.size(), static_cast<size_t>(kEvents));
+  std::set<std::string> emails;
+  for (const auto& request : requests) emails.insert(request.Json()->getValue<std::string>("email"));
+  EXPECT_EQ(emails.size(), static_cast<size_t>(kEvents));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM delivery_attempts"), kEvents);
+  EXPECT_EQ(Count("SELECT MAX(attempt) FROM delivery_attempts"), 1);
+}
+
+TEST_F(WorkerProcessTest, SigtermLeavesNothingLeased) {
+  config_.worker.concurrency = 2;
+  fake_.SetHandler([](const testing::RecordedRequest&) {
+    FakeResponse slow;
+    slow.delay = Milliseconds(500);
+    return slow;
+  });
+  for (int i = 0; i < 20; ++i) InsertFor("user" + std::to_string(i) + "@example.com");
+  WorkerProcess worker(WriteConfigFile(), dir_.File("worker.log"));
+  ASSERT_TRUE(fake_.WaitForRequests(1, std::chrono::seconds(10)));
+  EXPECT_EQ(worker.Terminate(std::chrono::seconds(5)), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state = 'leased'"), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state IN ('pending', 'delivered')"), 20);
+}
+
+}  // namespace
+}  // namespace connector
