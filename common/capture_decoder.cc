@@ -389,6 +389,8 @@ std::string DecodeCaptureBody(std::string_view body, const CaptureEncoding& enco
                   " is not supported; use gzip-js, base64 or lz64, or leave it out");
   }
 
+  if (data.rfind("\xEF\xBB\xBF", 0) == 0) data.erase(0, 3);  // UTF-8 byte order mark
+
   // Decode in the order the clients encode: gzip by magic bytes first.
   std::string text;
   if (LooksLikeGzip(data)) {

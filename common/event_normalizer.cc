@@ -46,6 +46,12 @@ std::string Quote(const Var& value) {
 }
 
 Var ParseJson(std::string_view json_text) {
+  // Poco's parser reports a top-level scalar with an unhelpful message.
+  size_t first = json_text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (json_text[first] != '{' && json_text[first] != '[')) {
+    throw Invalid("body is not a JSON object or array; send an event object, an array of "
+                  "events or {\"batch\": [events]}");
+  }
   Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
   parser.setDepth(kMaxJsonDepth);
   try {
@@ -140,7 +146,7 @@ int64_t TimeFieldMs(const TimeField& field, const std::string& where) {
     if (!text.empty() && end == text.c_str() + text.size() && std::isfinite(parsed_number)) {
       number = parsed_number;
     }
-  } else if (field.value.isNumeric()) {
+  } else if (field.value.isNumeric() && !field.value.isBoolean()) {
     number = field.value.convert<double>();
   }
   if (!number || !std::isfinite(*number)) {
@@ -182,7 +188,7 @@ int64_t EventTimeMs(const Object::Ptr& event, const Var& batch_sent_at, int64_t 
       result = timestamp_ms;
     }
   } else if (!offset.isEmpty()) {
-    if (!offset.isNumeric()) {
+    if (!offset.isNumeric() || offset.isBoolean()) {
       throw Invalid(where + "offset " + Quote(offset) +
                     " is not a number; send milliseconds before sending, or a timestamp");
     }
@@ -233,21 +239,26 @@ std::string TruncateUtf8(const std::string& text, size_t max_chars) {
 std::string DistinctId(const Object::Ptr& event, const std::string& where) {
   Var value = Field(event, "distinct_id");
   if (value.isEmpty()) value = Field(AsObject(Field(event, "properties")), "distinct_id");
+
+  // Poco reports a JSON true/false as numeric too, so booleans are excluded first.
+  bool is_number = value.isNumeric() && !value.isBoolean();
+  if (!value.isEmpty() && !value.isString() && !is_number) {
+    throw Invalid(where + "distinct_id " + Quote(value) +
+                  " is not a string or number; send the user's id as a string");
+  }
+
   std::string text;
   if (value.isString()) {
     text = value.extract<std::string>();
-  } else if (value.isInteger()) {
+  } else if (is_number && value.isInteger()) {
     text = value.convert<std::string>();
-  } else if (value.isNumeric()) {
+  } else if (is_number) {
     double number = value.convert<double>();
     if (std::isfinite(number) && number == std::floor(number) && std::fabs(number) < 9e15) {
       text = std::to_string(static_cast<int64_t>(number));
     } else {
       text = value.convert<std::string>();
     }
-  } else if (!value.isEmpty()) {
-    throw Invalid(where + "distinct_id " + Quote(value) +
-                  " is not a string or number; send the user's id as a string");
   }
   if (text.empty()) {
     throw Invalid(where + "distinct_id is missing or empty; set \"distinct_id\" to the user's id");

@@ -76,6 +76,10 @@ void IngestServer::Stop() {
     server_->stopAll(false);
     pool_.joinAll();
   }
+  // Poco's TCPServer::stop() leaves the listening socket open, so the kernel
+  // would keep accepting connections that no thread serves; destroying the
+  // server closes it.
+  server_.reset();
   writer_->Stop();
   if (started_) {
     log::Info("stopped", {{"address", address_},

@@ -1,0 +1,474 @@
+#include "ingest/ingest_server.h"
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <SQLiteCpp/Statement.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/database.h"
+#include "common/log.h"
+#include "tests/ingest/test_helpers.h"
+#include "tests/support/temp_dir.h"
+
+namespace connector {
+namespace {
+
+using testing::Base64;
+using testing::Gzip;
+using testing::HttpResult;
+using testing::SendRequest;
+using testing::UrlEncode;
+
+int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
+
+std::string Event(const std::string& name, const std::string& distinct_id,
+                  const std::string& uuid = "") {
+  std::string json = R"({"event":")" + name + R"(","distinct_id":")" + distinct_id + "\"";
+  if (!uuid.empty()) json += R"(,"uuid":")" + uuid + "\"";
+  return json + "}";
+}
+
+// Runs an IngestServer on 127.0.0.1:0 with a queue in a fresh directory, and
+// keeps a reader connection to the same file.
+class IngestServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { log::Setup(log::Level::kError); }
+
+  void StartServer(const std::function<void(Config&)>& adjust = {}) {
+    config_.queue.path = dir_.File("queue.db");
+    config_.queue.busy_timeout = Milliseconds(200);
+    config_.ingest.listen = "127.0.0.1:0";
+    config_.ingest.threads = 8;
+    if (adjust) adjust(config_);
+    server_ = std::make_unique<IngestServer>(config_, clock_);
+    server_->Start();
+    port_ = PortOf(server_->address());
+    reader_ = OpenQueue(config_.queue);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  HttpResult Post(const std::string& uri, const std::string& body,
+                  const std::map<std::string, std::string>& headers = {
+                      {"Content-Type", "application/json"}}) {
+    return SendRequest(port_, "POST", uri, body, headers);
+  }
+
+  int Count() { return testing::CountEvents(*reader_); }
+
+  std::string Column(const std::string& sql) { return reader_->execAndGet(sql).getString(); }
+
+  testing::TempDir dir_;
+  SystemClock clock_;
+  Config config_;
+  std::unique_ptr<IngestServer> server_;
+  std::unique_ptr<SQLite::Database> reader_;
+  int port_ = 0;
+};
+
+TEST_F(IngestServerTest, AddressHasRealPort) {
+  StartServer();
+  EXPECT_EQ(server_->address().rfind("127.0.0.1:", 0), 0u);
+  EXPECT_GT(port_, 0);
+}
+
+TEST_F(IngestServerTest, EveryCaptureRouteWithAndWithoutSlash) {
+  StartServer();
+  const std::string routes[] = {"/batch", "/e", "/i/v0/e", "/capture", "/track"};
+  int expected = 0;
+  for (const std::string& route : routes) {
+    for (const std::string& uri : {route, route + "/", route + "/?ver=1.2.3&_=1767225600000"}) {
+      HttpResult result = Post(uri, Event("route_test", uri));
+      EXPECT_EQ(result.status, 200) << uri << ": " << result.body;
+      EXPECT_EQ(result.body, R"({"status":1})") << uri;
+      EXPECT_EQ(Count(), ++expected) << uri;
+    }
+  }
+}
+
+TEST_F(IngestServerTest, UnknownRouteIs404) {
+  StartServer();
+  HttpResult result = Post("/nope", Event("e", "d"));
+  EXPECT_EQ(result.status, 404);
+  EXPECT_NE(result.body.find("/batch/"), std::string::npos);
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(IngestServerTest, GetWithDataOnEAndCapture) {
+  StartServer();
+  std::string data = UrlEncode(Base64(Event("get_event", "g1")));
+  EXPECT_EQ(SendRequest(port_, "GET", "/e/?data=" + data).status, 200);
+  EXPECT_EQ(SendRequest(port_, "GET", "/capture?compression=base64&data=" + data).status, 200);
+  EXPECT_EQ(SendRequest(port_, "GET", "/e/?data=" + UrlEncode(Event("plain", "g2"))).status, 200);
+  EXPECT_EQ(Count(), 3);
+
+  HttpResult no_data = SendRequest(port_, "GET", "/e/");
+  EXPECT_EQ(no_data.status, 400);
+  EXPECT_NE(no_data.body.find("data"), std::string::npos);
+  HttpResult on_batch = SendRequest(port_, "GET", "/batch/?data=" + data);
+  EXPECT_EQ(on_batch.status, 405);
+  EXPECT_EQ(on_batch.headers["Allow"], "POST, OPTIONS");
+  EXPECT_EQ(SendRequest(port_, "PUT", "/e/", Event("e", "d")).status, 405);
+  EXPECT_EQ(Count(), 3);
+}
+
+TEST_F(IngestServerTest, BodyShapes) {
+  StartServer();
+  EXPECT_EQ(Post("/batch/", "{\"batch\":[" + Event("a", "1") + "," + Event("b", "2") + "]}").status,
+            200);
+  EXPECT_EQ(Post("/e/", "[" + Event("c", "3") + "," + Event("d", "4") + "]").status, 200);
+  EXPECT_EQ(Post("/capture/", Event("e", "5")).status, 200);
+  EXPECT_EQ(Count(), 5);
+  EXPECT_EQ(Column("SELECT group_concat(event, '') FROM (SELECT event FROM events ORDER BY id)"),
+            "abcde");
+}
+
+TEST_F(IngestServerTest, GzipPosthogNodeBatch) {
+  StartServer();
+  std::string body = R"({"api_key":"phc_node","sent_at":"2026-01-01T00:00:00.000Z","batch":[)"
+                     R"({"event":"$identify","distinct_id":"u1","uuid":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",)"
+                     R"("timestamp":"2026-01-01T00:00:00.000Z","properties":{"$set":{"email":"a@example.com"}}}]})";
+  HttpResult result = Post("/batch/", Gzip(body),
+                           {{"Content-Type", "application/json"},
+                            {"Content-Encoding", "gzip"},
+                            {"User-Agent", "posthog-node/5.0.0"}});
+  EXPECT_EQ(result.status, 200) << result.body;
+  EXPECT_EQ(Column("SELECT project_token FROM events"), "phc_node");
+  EXPECT_EQ(Column("SELECT uuid FROM events"), "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+}
+
+TEST_F(IngestServerTest, GzipAsTextPlainWithoutHeader) {
+  StartServer();
+  HttpResult result = Post("/e/?compression=gzip-js", Gzip("[" + Event("js", "1") + "]"),
+                           {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(result.status, 200) << result.body;
+  result = Post("/i/v0/e/", Gzip(Event("js", "2")), {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(result.status, 200) << result.body;
+  EXPECT_EQ(Count(), 2);
+}
+
+TEST_F(IngestServerTest, FormBodyBase64AndLz64) {
+  StartServer();
+  std::string form = "data=" + UrlEncode(Base64("[" + Event("unload", "1") + "]"));
+  HttpResult result = Post("/e/?compression=base64", form,
+                           {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(result.status, 200) << result.body;
+
+  // LZString.compressToBase64 of a $pageview event (see capture_decoder_test.cc).
+  const std::string lz64 =
+      "N4IgpgbmB2AuIC4QBIAOBDA5pAlmA7iADQgAmOAzrDtAMawD6OpiIArhWAE4C0AjMRCouAe1TdqYColDJabLlxiMFAG1YA"
+      "LWLFQUEAen1gAHugC2qVWAB0tEWf0gAvk6A===";
+  result = Post("/e/?compression=lz64", "data=" + UrlEncode(lz64),
+                {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(result.status, 200) << result.body;
+  EXPECT_EQ(Count(), 2);
+  EXPECT_EQ(Column("SELECT distinct_id FROM events WHERE event = '$pageview'"), "user-1");
+}
+
+TEST_F(IngestServerTest, Base64BodyWithoutForm) {
+  StartServer();
+  HttpResult result = Post("/capture/", Base64(Event("b64", "1")), {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(result.status, 200) << result.body;
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(IngestServerTest, WebhookStoresPerson) {
+  StartServer();
+  std::string body = R"({"event":{"uuid":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","event":"$identify",)"
+                     R"("distinct_id":"u1","properties":{},"timestamp":"2025-12-31T10:00:00Z",)"
+                     R"("url":"https://eu.posthog.com/e/1","elements_chain":""},)"
+                     R"("person":{"id":"p1","properties":{"email":"a@example.com"},"name":"A","url":"u"}})";
+  HttpResult result = Post("/webhook", body);
+  EXPECT_EQ(result.status, 200) << result.body;
+  EXPECT_EQ(Column("SELECT created_at FROM events"), "1767175200");
+  EXPECT_EQ(Column("SELECT json_extract(person, '$.properties.email') FROM events"),
+            "a@example.com");
+  EXPECT_EQ(Post("/webhook/", R"({"person":{}})").status, 400);
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(IngestServerTest, BeaconAnswers204) {
+  StartServer();
+  HttpResult result = Post("/e/?beacon=1", Event("beacon", "1"));
+  EXPECT_EQ(result.status, 204);
+  EXPECT_TRUE(result.body.empty());
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(IngestServerTest, CorsPreflightAndHeaders) {
+  StartServer();
+  HttpResult preflight = SendRequest(port_, "OPTIONS", "/e/", "",
+                                     {{"Origin", "https://app.example.com"},
+                                      {"Access-Control-Request-Method", "POST"},
+                                      {"Access-Control-Request-Headers", "content-type"}});
+  EXPECT_EQ(preflight.status, 200);
+  EXPECT_EQ(preflight.headers["Access-Control-Allow-Origin"], "https://app.example.com");
+  EXPECT_EQ(preflight.headers["Access-Control-Allow-Headers"], "content-type");
+  HttpResult post = Post("/e/", Event("cors", "1"),
+                         {{"Content-Type", "text/plain"}, {"Origin", "https://app.example.com"}});
+  EXPECT_EQ(post.headers["Access-Control-Allow-Origin"], "https://app.example.com");
+  EXPECT_EQ(post.headers["Access-Control-Allow-Credentials"], "true");
+}
+
+TEST_F(IngestServerTest, InvalidBodiesGet400AndStoreNothing) {
+  StartServer();
+  struct Case {
+    std::string uri;
+    std::string body;
+    std::string expected_text;
+  };
+  const Case cases[] = {
+      {"/e/", "{not json", "not valid JSON"},
+      {"/batch/", "{\"batch\":[" + Event("ok", "1") + R"(,{"event":"no_id"}]})",
+       "batch[1]: distinct_id is missing"},
+      {"/e/", R"({"event":"e","distinct_id":"d","timestamp":"yesterday"})", "is not a valid time"},
+      {"/e/", R"({"event":"e","distinct_id":"d","uuid":"123"})", "is not a UUID"},
+      {"/e/", "", "request body is empty"},
+      {"/e/?compression=zstd", Event("e", "d"), "compression=zstd"},
+      {"/e/?compression=lz64", "!!!", "lz64"},
+      {"/batch/", "{\"batch\":[]}", "batch is empty"},
+      {"/e/", "\x1f\x8b\x08\x00garbage", "gzip body"},
+  };
+  for (const Case& c : cases) {
+    HttpResult result = Post(c.uri, c.body);
+    EXPECT_EQ(result.status, 400) << c.uri << " " << c.body;
+    EXPECT_NE(result.body.find(c.expected_text), std::string::npos) << result.body;
+    EXPECT_NE(result.body.find(R"("code":"invalid_payload")"), std::string::npos) << result.body;
+  }
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(IngestServerTest, GarbageNeverCrashesTheServer) {
+  StartServer();
+  std::mt19937 random(42);
+  for (int i = 0; i < 200; ++i) {
+    std::string body(static_cast<size_t>(random() % 2000), '\0');
+    for (char& c : body) c = static_cast<char>(random() & 0xFF);
+    if (i % 3 == 0) body = Gzip(body);
+    if (i % 5 == 0 && body.size() > 4) body[0] = '{';
+    const char* uris[] = {"/e/", "/batch/", "/webhook", "/e/?compression=lz64",
+                          "/e/?compression=base64"};
+    HttpResult result = Post(uris[i % 5], body, {{"Content-Type", "text/plain"}});
+    EXPECT_TRUE(result.status == 400 || result.status == 413) << result.status << result.body;
+  }
+  EXPECT_EQ(SendRequest(port_, "GET", "/healthz").status, 200);
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(IngestServerTest, ApiKeysAllowList) {
+  StartServer([](Config& config) { config.ingest.api_keys = {"phc_good"}; });
+  HttpResult missing = Post("/e/", Event("e", "d"));
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_NE(missing.body.find("project token is missing"), std::string::npos);
+  HttpResult wrong = Post("/e/", R"({"api_key":"phc_wrong","event":"e","distinct_id":"d"})");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(wrong.body.find("phc_wrong"), std::string::npos);
+  // One event with a bad token fails the whole request.
+  HttpResult mixed = Post("/e/", R"([{"token":"phc_good","event":"e","distinct_id":"d"},)"
+                                 R"({"token":"phc_bad","event":"e","distinct_id":"d"}])");
+  EXPECT_EQ(mixed.status, 401);
+  EXPECT_EQ(Count(), 0);
+
+  EXPECT_EQ(Post("/e/", R"({"api_key":"phc_good","event":"e","distinct_id":"d"})").status, 200);
+  EXPECT_EQ(Post("/e/", R"({"$token":"phc_good","event":"e","distinct_id":"d"})").status, 200);
+  EXPECT_EQ(Post("/e/", R"({"event":"e","distinct_id":"d","properties":{"token":"phc_good"}})").status,
+            200);
+  EXPECT_EQ(Post("/batch/", R"({"api_key":"phc_good","batch":[{"event":"e","distinct_id":"d"}]})").status,
+            200);
+  EXPECT_EQ(Post("/webhook?token=phc_good", R"({"event":{"event":"e","distinct_id":"d"}})").status,
+            200);
+  EXPECT_EQ(Count(), 5);
+}
+
+TEST_F(IngestServerTest, BodyOverMaxBodyBytesIs413) {
+  StartServer([](Config& config) { config.ingest.max_body_bytes = 2048; });
+  std::string big = "[" + Event("e", "d");
+  while (big.size() < 3000) big += "," + Event("e", "d");
+  big += "]";
+  HttpResult result = Post("/batch/", big);
+  EXPECT_EQ(result.status, 413);
+  EXPECT_NE(result.body.find("max_body_bytes=2048"), std::string::npos);
+  EXPECT_EQ(Count(), 0);
+  EXPECT_EQ(Post("/batch/", Event("small", "d")).status, 200);
+}
+
+TEST_F(IngestServerTest, ChunkedBodyOverLimitIs413) {
+  StartServer([](Config& config) { config.ingest.max_body_bytes = 2048; });
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+  Poco::Net::HTTPRequest request("POST", "/e/", Poco::Net::HTTPMessage::HTTP_1_1);
+  request.setChunkedTransferEncoding(true);
+  std::ostream& out = session.sendRequest(request);
+  out << "[" << std::string(4000, ' ') << Event("e", "d") << "]";
+  Poco::Net::HTTPResponse response;
+  std::istream& in = session.receiveResponse(response);
+  std::string body;
+  Poco::StreamCopier::copyToString(in, body);
+  EXPECT_EQ(response.getStatus(), 413);
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(IngestServerTest, DecompressionBombIs413) {
+  StartServer([](Config& config) { config.ingest.max_decompressed_bytes = 64 * 1024; });
+  std::string bomb = Gzip("[" + std::string(10 * 1024 * 1024, ' ') + "]");
+  HttpResult result = Post("/batch/", bomb, {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(result.status, 413);
+  EXPECT_NE(result.body.find("max_decompressed_bytes=65536"), std::string::npos);
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(IngestServerTest, TooManyEventsIs413) {
+  StartServer([](Config& config) { config.ingest.max_events_per_request = 2; });
+  HttpResult result = Post("/batch/", "[" + Event("a", "1") + "," + Event("b", "2") + "," +
+                                          Event("c", "3") + "]");
+  EXPECT_EQ(result.status, 413);
+  EXPECT_NE(result.body.find("max_events_per_request=2"), std::string::npos);
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(IngestServerTest, ResentBatchAddsNoDuplicates) {
+  StartServer();
+  std::string body = R"({"api_key":"phc","batch":[)" +
+                     Event("a", "1", "0190a1b2-c3d4-7e5f-8a9b-000000000001") + "," +
+                     Event("b", "1", "0190A1B2-C3D4-7E5F-8A9B-000000000002") + "]}";
+  EXPECT_EQ(Post("/batch/", body).status, 200);
+  EXPECT_EQ(Post("/batch/", Gzip(body)).status, 200);
+  // The same uuid in upper case is the same event.
+  EXPECT_EQ(Post("/e/", Event("a", "1", "0190A1B2-C3D4-7E5F-8A9B-000000000001")).status, 200);
+  EXPECT_EQ(Count(), 2);
+}
+
+TEST_F(IngestServerTest, HealthzReportsWritableQueue) {
+  StartServer();
+  HttpResult ok = SendRequest(port_, "GET", "/healthz");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, R"({"status":"ok"})");
+  EXPECT_EQ(SendRequest(port_, "POST", "/healthz", "x").status, 405);
+
+  std::unique_ptr<SQLite::Database> locker = OpenQueue(config_.queue);
+  locker->exec("BEGIN IMMEDIATE");
+  HttpResult locked = SendRequest(port_, "GET", "/healthz/");
+  locker->exec("ROLLBACK");
+  EXPECT_EQ(locked.status, 503);
+  EXPECT_EQ(locked.headers["Retry-After"], "1");
+}
+
+TEST_F(IngestServerTest, LockedQueueGives503AndStoresNothing) {
+  StartServer();
+  std::unique_ptr<SQLite::Database> locker = OpenQueue(config_.queue);
+  locker->exec("BEGIN IMMEDIATE");
+  HttpResult result = Post("/batch/", "[" + Event("a", "1") + "," + Event("b", "2") + "]");
+  locker->exec("ROLLBACK");
+  EXPECT_EQ(result.status, 503);
+  EXPECT_EQ(result.headers["Retry-After"], "1");
+  EXPECT_NE(result.body.find("queue_unavailable"), std::string::npos);
+  EXPECT_EQ(Count(), 0);
+
+  // The writer recovers once the lock is released.
+  EXPECT_EQ(Post("/batch/", "[" + Event("a", "1") + "]").status, 200);
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(IngestServerTest, ConcurrentClientsShareCommits) {
+  StartServer([](Config& config) { config.ingest.threads = 16; });
+  constexpr int kClients = 16;
+  constexpr int kRequestsPerClient = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  for (int client = 0; client < kClients; ++client) {
+    clients.emplace_back([&, client] {
+      // One keep-alive connection per client, as the SDKs use.
+      Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+      for (int i = 0; i < kRequestsPerClient; ++i) {
+        std::string body = Event("concurrent", std::to_string(client) + "-" + std::to_string(i));
+        Poco::Net::HTTPRequest request("POST", "/e/", Poco::Net::HTTPMessage::HTTP_1_1);
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+        request.setKeepAlive(true);
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::string answer;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+        if (response.getStatus() != 200) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Count(), kClients * kRequestsPerClient);
+  EXPECT_EQ(reader_->execAndGet("SELECT count(DISTINCT distinct_id) FROM events").getInt(),
+            kClients * kRequestsPerClient);
+  // Group commit: fewer transactions than requests.
+  EXPECT_EQ(server_->writer().requests(), static_cast<uint64_t>(kClients * kRequestsPerClient));
+  EXPECT_LT(server_->writer().transactions(), server_->writer().requests());
+}
+
+TEST_F(IngestServerTest, OtherProcessReadsWhileIngestWrites) {
+  StartServer();
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (int i = 0; i < 100; ++i) Post("/e/", Event("read_test", std::to_string(i)));
+    writing = false;
+  });
+
+  // sqlite3 is a second process with its own connection; in WAL mode it reads
+  // a consistent snapshot while ingest writes, never "database is locked".
+  int reads = 0;
+  int last_count = 0;
+  while (writing || reads < 3) {
+    std::string command = "sqlite3 -bail '" + config_.queue.path +
+                          "' 'SELECT count(*) FROM events' 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    char line[256] = {0};
+    std::string output = std::fgets(line, sizeof(line), pipe) != nullptr ? line : "";
+    int status = ::pclose(pipe);
+    ASSERT_EQ(status, 0) << output;
+    int count = std::stoi(output);
+    EXPECT_GE(count, last_count);
+    last_count = count;
+    ++reads;
+  }
+  writer.join();
+  EXPECT_EQ(Count(), 100);
+}
+
+TEST_F(IngestServerTest, StopFinishesInFlightRequests) {
+  StartServer();
+  // A request whose body is still arriving when Stop() begins.
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+  Poco::Net::HTTPRequest request("POST", "/e/", Poco::Net::HTTPMessage::HTTP_1_1);
+  std::string body = Event("in_flight", "1");
+  request.setContentLength(static_cast<std::streamsize>(body.size()));
+  std::ostream& out = session.sendRequest(request);
+  out << body.substr(0, 10) << std::flush;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+  std::thread stopper([&] { server_->Stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  out << body.substr(10) << std::flush;
+  Poco::Net::HTTPResponse response;
+  std::string answer;
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+  stopper.join();
+
+  EXPECT_EQ(response.getStatus(), 200) << answer;
+  EXPECT_EQ(Count(), 1);
+  // After Stop the port no longer accepts connections.
+  EXPECT_THROW(SendRequest(port_, "GET", "/healthz"), Poco::Exception);
+}
+
+}  // namespace
+}  // namespace connector
