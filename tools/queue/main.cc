@@ -1,2 +1,159 @@
+// intercom-queue: inspect and repair the queue database while ingest and
+// workers run. Each subcommand lives in its own file; this file parses the
+// shared flags, opens the database and maps errors to exit codes.
+
+#include <SQLiteCpp/Exception.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <iostream>
-int main() { std::cerr << "not built yet\n"; return 1; }
+#include <sstream>
+
+#include "common/cli.h"
+#include "common/database.h"
+#include "common/log.h"
+#include "tools/queue/command.h"
+
+namespace connector::queue_tool {
+namespace {
+
+std::string GeneralHelp() {
+  std::ostringstream help;
+  help << "usage: intercom-queue [--config PATH] [--db PATH] COMMAND [options]\n\n"
+          "Inspects and repairs the Intercom Connector queue. Safe to run while\n"
+          "intercom-ingest and intercom-worker are running.\n\ncommands:\n";
+  for (const CommandSpec& spec : Commands()) {
+    help << "  " << spec.name << std::string(10 - spec.name.size(), ' ') << spec.summary << "\n";
+  }
+  help << "\noptions for every command:\n"
+       << "  --db PATH          queue database file (default: [queue] path of the configuration)\n"
+       << CommonFlagsHelp()
+       << "\nexit codes: 0 done, 1 nothing matched, 2 invalid command line or configuration,\n"
+          "3 the database or a file could not be read or written, or check found damage.\n"
+          "Run `intercom-queue COMMAND --help` for a command's options.\n";
+  return help.str();
+}
+
+// Removes `--db PATH` or `--db=PATH` from `words` and returns PATH, or ""
+// when absent.
+std::string TakeDatabaseFlag(std::vector<std::string>& words) {
+  std::string path;
+  for (size_t i = 0; i < words.size();) {
+    if (words[i].rfind("--db=", 0) == 0) {
+      path = words[i].substr(5);
+      words.erase(words.begin() + static_cast<std::ptrdiff_t>(i));
+    } else if (words[i] == "--db") {
+      if (i + 1 >= words.size()) throw UsageError("--db needs a value: --db PATH");
+      path = words[i + 1];
+      words.erase(words.begin() + static_cast<std::ptrdiff_t>(i),
+                  words.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+    } else {
+      ++i;
+    }
+  }
+  if (path.empty() && std::find(words.begin(), words.end(), "--db=") != words.end()) {
+    throw UsageError("--db needs a file path");
+  }
+  return path;
+}
+
+const CommandSpec* FindCommand(const std::string& name) {
+  for (const CommandSpec& spec : Commands()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+int Usage(const std::string& message, const CommandSpec* spec) {
+  std::cerr << "intercom-queue: " << message << "\n";
+  if (spec != nullptr) {
+    std::cerr << "usage: intercom-queue " << spec->name << " [options]"
+              << (spec->arguments.empty() ? "" : " " + spec->arguments)
+              << "\nrun `intercom-queue " << spec->name << " --help` for the options\n";
+  } else {
+    std::cerr << "run `intercom-queue --help` for the commands\n";
+  }
+  return kExitUsage;
+}
+
+int Main(int argc, char** argv) {
+  // Shared flags, the command name, then the command's own options.
+  CommonFlags flags;
+  std::string database_path;
+  try {
+    flags = ParseCommonFlags(argc, argv);
+    database_path = TakeDatabaseFlag(flags.rest);
+  } catch (const std::invalid_argument& error) {
+    return Usage(error.what(), nullptr);
+  }
+  if (flags.version) {
+    std::cout << "intercom-queue " << Version() << "\n";
+    return kExitDone;
+  }
+  if (flags.rest.empty()) {
+    if (flags.help) {
+      std::cout << GeneralHelp();
+      return kExitDone;
+    }
+    return Usage("missing command", nullptr);
+  }
+  const CommandSpec* spec = FindCommand(flags.rest[0]);
+  if (spec == nullptr) {
+    std::string names;
+    for (const CommandSpec& command : Commands()) names += " " + command.name;
+    return Usage("unknown command \"" + flags.rest[0] + "\"; expected one of:" + names, nullptr);
+  }
+  if (flags.help) {
+    std::cout << CommandHelp(*spec);
+    return kExitDone;
+  }
+
+  Context context;
+  SystemClock clock;
+  context.clock = &clock;
+  context.out = &std::cout;
+  context.err = &std::cerr;
+  context.out_is_terminal = ::isatty(STDOUT_FILENO) == 1;
+  context.err_is_terminal = ::isatty(STDERR_FILENO) == 1;
+
+  try {
+    ParsedArgs args =
+        ParseArgs(*spec, std::vector<std::string>(flags.rest.begin() + 1, flags.rest.end()));
+    log::Setup(flags.log_level);
+    context.config = LoadConfig(flags);
+    if (!database_path.empty()) context.config.queue.path = database_path;
+
+    // OpenQueue would create a missing file; only import may do that, so a
+    // mistyped path is reported instead of showing an empty queue.
+    const std::string& path = context.config.queue.path;
+    if (!spec->creates_database && ::access(path.c_str(), F_OK) != 0) {
+      std::cerr << "intercom-queue: queue database " << path
+                << " not found; pass --db PATH or set [queue] path in --config\n";
+      return kExitFailed;
+    }
+    context.db = OpenQueue(context.config.queue);
+    return spec->run(context, args);
+  } catch (const UsageError& error) {
+    return Usage(error.what(), spec);
+  } catch (const ConfigError& error) {
+    std::cerr << "intercom-queue: " << error.what() << "\n";
+    return kExitUsage;
+  } catch (const DatabaseError& error) {
+    std::cerr << "intercom-queue: " << error.what() << "\n";
+    return kExitFailed;
+  } catch (const SQLite::Exception& error) {
+    std::cerr << "intercom-queue " << spec->name << " failed on " << context.config.queue.path
+              << ": " << error.what() << " (SQLite code " << error.getExtendedErrorCode() << ")";
+    if (error.getErrorCode() == SQLITE_BUSY) {
+      std::cerr << "; another process held the write lock past the busy timeout, run it again";
+    }
+    std::cerr << "\n";
+    return kExitFailed;
+  }
+}
+
+}  // namespace
+}  // namespace connector::queue_tool
+
+int main(int argc, char** argv) { return connector::queue_tool::Main(argc, argv); }

@@ -1,0 +1,340 @@
+// Runs the read-only intercom-queue commands (stats, list, show, check) and
+// the command-line handling against real database files.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <filesystem>
+
+#include "tests/tools/queue_fixture.h"
+
+namespace connector::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+class QueueInspectTest : public QueueToolTest {};
+
+std::vector<int64_t> Ids(const Poco::Dynamic::Var& json) {
+  std::vector<int64_t> ids;
+  Array::Ptr array = json.extract<Array::Ptr>();
+  for (size_t i = 0; i < array->size(); ++i) {
+    ids.push_back(array->getObject(static_cast<unsigned>(i))->getValue<int64_t>("id"));
+  }
+  return ids;
+}
+
+TEST_F(QueueInspectTest, NoCommandIsUsageError) {
+  RunResult result = Queue({});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("missing command"));
+}
+
+TEST_F(QueueInspectTest, UnknownCommandNamed) {
+  RunResult result = Queue({"frobnicate"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("\"frobnicate\""));
+}
+
+TEST_F(QueueInspectTest, UnknownOptionNamedWithUsage) {
+  RunResult result = Queue({"list", "--colour", "red"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("--colour"));
+  EXPECT_THAT(result.err, HasSubstr("usage: intercom-queue list"));
+}
+
+TEST_F(QueueInspectTest, HelpListsCommandsAndExitCodes) {
+  RunResult result = Queue({"--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* name : {"stats", "list", "show", "retry", "skip", "cancel", "replay", "purge",
+                           "import", "check"}) {
+    EXPECT_THAT(result.out, HasSubstr("  " + std::string(name) + " ")) << name;
+  }
+  EXPECT_THAT(result.out, HasSubstr("exit codes: 0 done, 1 nothing matched, 2 invalid"));
+}
+
+TEST_F(QueueInspectTest, CommandHelpShowsOptions) {
+  RunResult result = Queue({"purge", "--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_THAT(result.out, HasSubstr("--older-than AGE"));
+  EXPECT_THAT(result.out, HasSubstr("--include-failed"));
+}
+
+TEST_F(QueueInspectTest, MissingDatabaseNotCreated) {
+  std::string missing = dir_.File("typo.db");
+  RunResult result = RunProgram(BuiltBinary("tools/intercom-queue"), {"--db", missing, "stats"});
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_THAT(result.err, HasSubstr(missing));
+  EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
+TEST_F(QueueInspectTest, InvalidConfigIsUsageError) {
+  RunResult result = Queue({"--config", dir_.File("absent.toml"), "stats"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("absent.toml"));
+}
+
+TEST_F(QueueInspectTest, StatsCountsStatesAndAttempts) {
+  Seed("p1", "pending", 90'000);
+  Seed("p2", "pending", 1'000);
+  int64_t delivered = Seed("d1", "delivered");
+  int64_t failed = Seed("f1", "failed");
+  Seed("s1", "skipped");
+  SeedAttempt(*db_, delivered, 1, now_ms_ - 10'000, "delivered", 202);
+  SeedAttempt(*db_, failed, 1, now_ms_ - 30'000, "retry", 503);
+  SeedAttempt(*db_, failed, 2, now_ms_ - 20 * 60'000, "failed", 400, "parameter_invalid");
+  SeedAttempt(*db_, failed, 3, now_ms_ - 2 * 3'600'000, "delivered", 202);  // outside both
+
+  RunResult result = Queue({"stats", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  Object::Ptr json = ParseJsonOrFail(result.out).extract<Object::Ptr>();
+  Object::Ptr states = json->getObject("states");
+  EXPECT_EQ(states->getValue<int64_t>("pending"), 2);
+  EXPECT_EQ(states->getValue<int64_t>("leased"), 0);
+  EXPECT_EQ(states->getValue<int64_t>("delivered"), 1);
+  EXPECT_EQ(states->getValue<int64_t>("skipped"), 1);
+  EXPECT_EQ(states->getValue<int64_t>("failed"), 1);
+  EXPECT_EQ(json->getValue<int64_t>("events"), 5);
+  EXPECT_GE(json->getValue<int64_t>("oldest_pending_age_ms"), 90'000);
+  EXPECT_LT(json->getValue<int64_t>("oldest_pending_age_ms"), 90'000 + 60'000);
+
+  Object::Ptr minute = json->getObject("attempts_last_minute");
+  EXPECT_EQ(minute->getValue<int64_t>("delivered"), 1);
+  EXPECT_EQ(minute->getValue<int64_t>("retried"), 1);
+  EXPECT_EQ(minute->getValue<int64_t>("failed"), 0);
+  Object::Ptr hour = json->getObject("attempts_last_hour");
+  EXPECT_EQ(hour->getValue<int64_t>("delivered"), 1);
+  EXPECT_EQ(hour->getValue<int64_t>("retried"), 1);
+  EXPECT_EQ(hour->getValue<int64_t>("failed"), 1);
+  EXPECT_GT(json->getValue<int64_t>("database_bytes"), 0);
+  EXPECT_TRUE(json->has("wal_bytes"));
+}
+
+TEST_F(QueueInspectTest, StatsTableNamesEveryState) {
+  Seed("p1", "pending", 5'000);
+  RunResult result = Queue({"stats"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* line : {"pending\t1\n", "leased\t0\n", "delivered\t0\n", "skipped\t0\n",
+                           "failed\t0\n"}) {
+    EXPECT_THAT(result.out, HasSubstr(line));
+  }
+  EXPECT_THAT(result.out, HasSubstr("oldest pending:  5s old"));
+  EXPECT_THAT(result.out, HasSubstr("wal:"));
+}
+
+TEST_F(QueueInspectTest, StatsOnEmptyQueue) {
+  RunResult result = Queue({"stats", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  Object::Ptr json = ParseJsonOrFail(result.out).extract<Object::Ptr>();
+  EXPECT_TRUE(json->isNull("oldest_pending_age_ms"));
+}
+
+TEST_F(QueueInspectTest, ListFiltersByState) {
+  int64_t failed = Seed("f1", "failed");
+  Seed("p1", "pending");
+  int64_t skipped = Seed("s1", "skipped");
+  RunResult result = Queue({"list", "--state", "failed,skipped", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(Ids(ParseJsonOrFail(result.out)), (std::vector<int64_t>{failed, skipped}));
+}
+
+TEST_F(QueueInspectTest, ListFiltersByEventAndDistinctId) {
+  SeedRow row;
+  row.uuid = "a";
+  row.event = "signup";
+  row.distinct_id = "alice";
+  int64_t alice_signup = SeedEvent(*db_, row);
+  row.uuid = "b";
+  row.event = "$identify";
+  SeedEvent(*db_, row);
+  row.uuid = "c";
+  row.event = "signup";
+  row.distinct_id = "bob";
+  SeedEvent(*db_, row);
+
+  RunResult result = Queue({"list", "--event", "signup", "--distinct-id", "alice", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(Ids(ParseJsonOrFail(result.out)), std::vector<int64_t>{alice_signup});
+}
+
+TEST_F(QueueInspectTest, ListFiltersByEmailAnywhere) {
+  SeedRow row;
+  row.uuid = "resolved";
+  row.email = "Ann@Example.com";
+  int64_t resolved = SeedEvent(*db_, row);
+  row = SeedRow{};
+  row.uuid = "in-properties";
+  row.payload = R"({"properties":{"email":"ann@example.com"}})";
+  int64_t in_properties = SeedEvent(*db_, row);
+  row.uuid = "in-set";
+  row.payload = R"({"properties":{"$set":{"email":"ANN@example.com"}}})";
+  int64_t in_set = SeedEvent(*db_, row);
+  row.uuid = "in-person";
+  row.payload = "{}";
+  row.person = R"({"properties":{"email":"ann@example.com"}})";
+  int64_t in_person = SeedEvent(*db_, row);
+  row = SeedRow{};
+  row.uuid = "as-distinct-id";
+  row.distinct_id = "ann@example.com";
+  int64_t as_distinct_id = SeedEvent(*db_, row);
+  row = SeedRow{};
+  row.uuid = "in-set-once";
+  row.payload = R"({"$set_once":{"email":"ann@example.com"}})";
+  int64_t in_set_once = SeedEvent(*db_, row);
+  row = SeedRow{};
+  row.uuid = "other";
+  row.email = "bob@example.com";
+  row.payload = R"({"properties":{"email":"bob@example.com"}})";
+  SeedEvent(*db_, row);
+
+  RunResult result = Queue({"list", "--email", "ann@example.com", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(Ids(ParseJsonOrFail(result.out)),
+            (std::vector<int64_t>{resolved, in_properties, in_set, in_person, as_distinct_id,
+                                  in_set_once}));
+}
+
+TEST_F(QueueInspectTest, ListFiltersByTimeRange) {
+  Seed("old", "pending", 3 * 3'600'000);
+  int64_t middle = Seed("middle", "pending", 90 * 60'000);
+  Seed("new", "pending", 60'000);
+  RunResult result = Queue({"list", "--since", "2h", "--until", "1h", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(Ids(ParseJsonOrFail(result.out)), std::vector<int64_t>{middle});
+}
+
+TEST_F(QueueInspectTest, ListHonoursLimit) {
+  int64_t first = Seed("a", "pending");
+  int64_t second = Seed("b", "pending");
+  Seed("c", "pending");
+  RunResult result = Queue({"list", "--limit", "2", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(Ids(ParseJsonOrFail(result.out)), (std::vector<int64_t>{first, second}));
+}
+
+TEST_F(QueueInspectTest, ListDefaultLimitIsAnnounced) {
+  for (int i = 0; i < 101; ++i) Seed("u" + std::to_string(i), "pending");
+  RunResult result = Queue({"list", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(Ids(ParseJsonOrFail(result.out)).size(), 100u);
+  EXPECT_THAT(result.err, HasSubstr("--limit"));
+}
+
+TEST_F(QueueInspectTest, ListTableHasHeaderAndRows) {
+  Seed("a", "failed");
+  RunResult result = Queue({"list"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("id\tstate\tevent\tdistinct_id\temail\t"));
+  EXPECT_THAT(result.out, HasSubstr("\tfailed\t$identify\tuser-1\t"));
+}
+
+TEST_F(QueueInspectTest, ListNothingMatchedExitsOne) {
+  Seed("a", "pending");
+  RunResult result = Queue({"list", "--state", "failed"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.out, "");
+  RunResult json = Queue({"list", "--state", "failed", "--json"});
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_EQ(ParseJsonOrFail(json.out).extract<Array::Ptr>()->size(), 0u);
+}
+
+TEST_F(QueueInspectTest, ListInvalidStateExitsTwo) {
+  RunResult result = Queue({"list", "--state", "sent"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("\"sent\""));
+}
+
+TEST_F(QueueInspectTest, ListInvalidTimeExitsTwo) {
+  RunResult result = Queue({"list", "--since", "last tuesday"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("--since"));
+}
+
+TEST_F(QueueInspectTest, ShowByIdAndUuid) {
+  SeedRow row;
+  row.uuid = "0190a1b2-c3d4-7e5f-8a9b-000000000001";
+  row.state = "failed";
+  row.reason = "HTTP 400 parameter_invalid";
+  row.payload = R"({"event":"$identify","properties":{"plan":"pro"}})";
+  row.received_at_ms = now_ms_;
+  row.updated_at_ms = now_ms_;
+  int64_t id = SeedEvent(*db_, row);
+  SeedAttempt(*db_, id, 1, now_ms_ - 5'000, "retry", 503);
+  SeedAttempt(*db_, id, 2, now_ms_ - 1'000, "failed", 400, "parameter_invalid");
+  db_->exec("INSERT INTO event_history (event_id, at_ms, action, detail) VALUES (" +
+            std::to_string(id) + ", " + std::to_string(now_ms_) + ", 'failed', 'gave up')");
+
+  for (const std::string& key : {std::to_string(id), row.uuid}) {
+    RunResult result = Queue({"show", key, "--json"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    Object::Ptr json = ParseJsonOrFail(result.out).extract<Object::Ptr>();
+    EXPECT_EQ(json->getValue<int64_t>("id"), id) << key;
+    EXPECT_EQ(json->getValue<std::string>("state"), "failed");
+    EXPECT_EQ(json->getObject("payload")->getObject("properties")->getValue<std::string>("plan"),
+              "pro");
+    Array::Ptr attempts = json->getArray("attempts");
+    ASSERT_EQ(attempts->size(), 2u);
+    EXPECT_EQ(attempts->getObject(1)->getValue<std::string>("intercom_error_code"),
+              "parameter_invalid");
+    Array::Ptr history = json->getArray("history");
+    ASSERT_EQ(history->size(), 1u);
+    EXPECT_EQ(history->getObject(0)->getValue<std::string>("action"), "failed");
+  }
+
+  RunResult text = Queue({"show", std::to_string(id)});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("reason:              HTTP 400 parameter_invalid"));
+  EXPECT_THAT(text.out, HasSubstr("created_at:          1767225600 (2026-01-01 00:00:00 UTC)"));
+  EXPECT_THAT(text.out, HasSubstr("decisions:"));
+  EXPECT_THAT(text.out, HasSubstr("\tfailed\tgave up"));
+  EXPECT_THAT(text.out, HasSubstr("\tparameter_invalid\t"));
+  EXPECT_THAT(text.out, HasSubstr("\"plan\": \"pro\""));
+}
+
+TEST_F(QueueInspectTest, ShowUnknownExitsOne) {
+  RunResult result = Queue({"show", "42"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, HasSubstr("no event with id 42"));
+}
+
+TEST_F(QueueInspectTest, ShowNeedsOneKey) {
+  EXPECT_EQ(Queue({"show"}).exit_code, 2);
+  EXPECT_EQ(Queue({"show", "1", "2"}).exit_code, 2);
+}
+
+TEST_F(QueueInspectTest, CheckReportsHealthyDatabase) {
+  Seed("a", "pending");
+  RunResult result = Queue({"check", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  Object::Ptr json = ParseJsonOrFail(result.out).extract<Object::Ptr>();
+  EXPECT_TRUE(json->getValue<bool>("ok"));
+  EXPECT_EQ(json->getArray("integrity_problems")->size(), 0u);
+  EXPECT_EQ(json->getValue<int>("schema_version"), LatestSchemaVersion());
+  EXPECT_EQ(json->getValue<std::string>("checkpoint_mode"), "passive");
+
+  RunResult text = Queue({"check"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_THAT(text.out, HasSubstr("integrity:       ok"));
+  EXPECT_THAT(text.out, HasSubstr("schema version:  " + std::to_string(LatestSchemaVersion())));
+}
+
+TEST_F(QueueInspectTest, CheckTruncateEmptiesWal) {
+  // This fixture's open connection keeps the WAL file in place between runs.
+  for (int i = 0; i < 50; ++i) Seed("u" + std::to_string(i), "pending");
+  ASSERT_GT(std::filesystem::file_size(db_path_ + "-wal"), 0u);
+
+  RunResult result = Queue({"check", "--truncate", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  Object::Ptr json = ParseJsonOrFail(result.out).extract<Object::Ptr>();
+  EXPECT_GT(json->getValue<int64_t>("wal_bytes_before"), 0);
+  EXPECT_EQ(json->getValue<int64_t>("wal_bytes_after"), 0);
+  EXPECT_FALSE(json->getValue<bool>("checkpoint_busy"));
+}
+
+}  // namespace
+}  // namespace connector::testing

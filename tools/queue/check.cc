@@ -1,0 +1,119 @@
+// `intercom-queue check`: is the file sound, is its schema current, and how
+// large is the WAL; then checkpoint it.
+
+#include <SQLiteCpp/Statement.h>
+
+#include <filesystem>
+#include <ostream>
+
+#include "common/database.h"
+#include "tools/queue/command.h"
+#include "tools/queue/output.h"
+
+namespace connector::queue_tool {
+namespace {
+
+int64_t WalBytes(const Context& context) {
+  std::error_code error;
+  auto size = std::filesystem::file_size(context.config.queue.path + "-wal", error);
+  return error ? 0 : static_cast<int64_t>(size);
+}
+
+int RunCheck(Context& context, const ParsedArgs& args) {
+  if (!args.positionals.empty()) {
+    throw UsageError("unexpected argument \"" + args.positionals[0] + "\"");
+  }
+  SQLite::Database& db = *context.db;
+
+  // integrity_check returns one row "ok", or up to 100 rows describing damage.
+  std::vector<std::string> problems;
+  SQLite::Statement integrity(db, "PRAGMA integrity_check");
+  while (integrity.executeStep()) {
+    std::string line = integrity.getColumn(0).getString();
+    if (line != "ok") problems.push_back(line);
+  }
+  SQLite::Statement foreign_keys(db, "PRAGMA foreign_key_check");
+  while (foreign_keys.executeStep()) {
+    problems.push_back("row " + foreign_keys.getColumn(1).getString() + " of " +
+                       foreign_keys.getColumn(0).getString() + " points to a missing " +
+                       foreign_keys.getColumn(2).getString() + " row");
+  }
+
+  int version = SchemaVersion(db);
+  int expected_version = LatestSchemaVersion();
+
+  // PASSIVE copies what it can without waiting for readers or writers, so it
+  // is safe while ingest and workers run. TRUNCATE waits (up to the busy
+  // timeout) for them and then empties the WAL file.
+  bool truncate = args.Has("--truncate");
+  int64_t wal_before = WalBytes(context);
+  SQLite::Statement checkpoint(
+      db, truncate ? "PRAGMA wal_checkpoint(TRUNCATE)" : "PRAGMA wal_checkpoint(PASSIVE)");
+  checkpoint.executeStep();
+  bool checkpoint_busy = checkpoint.getColumn(0).getInt() != 0;
+  int64_t wal_frames = checkpoint.getColumn(1).getInt64();
+  int64_t checkpointed_frames = checkpoint.getColumn(2).getInt64();
+  int64_t wal_after = WalBytes(context);
+
+  bool healthy = problems.empty() && version == expected_version;
+  if (args.Has("--json")) {
+    Poco::JSON::Object::Ptr result = NewJsonObject();
+    result->set("ok", healthy);
+    Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+    for (const std::string& problem : problems) list->add(problem);
+    result->set("integrity_problems", list);
+    result->set("schema_version", version);
+    result->set("expected_schema_version", expected_version);
+    result->set("checkpoint_mode", truncate ? "truncate" : "passive");
+    result->set("checkpoint_busy", checkpoint_busy);
+    result->set("wal_frames", wal_frames);
+    result->set("checkpointed_frames", checkpointed_frames);
+    result->set("wal_bytes_before", wal_before);
+    result->set("wal_bytes_after", wal_after);
+    PrintJson(*context.out, result);
+  } else {
+    std::ostream& out = *context.out;
+    out << "integrity:       " << (problems.empty() ? "ok" : "DAMAGED") << "\n";
+    for (const std::string& problem : problems) out << "  " << problem << "\n";
+    out << "schema version:  " << version;
+    if (version != expected_version) {
+      out << " (this binary expects " << expected_version << "; use the matching release)";
+    }
+    out << "\n";
+    out << "wal:             " << FormatBytes(wal_before) << " before, " << FormatBytes(wal_after)
+        << " after\n";
+    out << "checkpoint:      " << (truncate ? "truncate" : "passive") << ", "
+        << checkpointed_frames << " of " << wal_frames << " frames copied"
+        << (checkpoint_busy ? " (busy: another connection held the database)" : "") << "\n";
+  }
+
+  if (!healthy) {
+    *context.err << "check failed: "
+                 << (problems.empty() ? "schema version mismatch" : "database damaged; restore "
+                                                                    "from a backup or run "
+                                                                    "sqlite3 .recover")
+                 << "\n";
+    return kExitFailed;
+  }
+  return kExitDone;
+}
+
+}  // namespace
+
+CommandSpec CheckCommand() {
+  CommandSpec spec;
+  spec.name = "check";
+  spec.summary = "Check integrity and schema version, report the WAL size, and checkpoint.";
+  spec.description =
+      "Runs PRAGMA integrity_check and foreign_key_check, compares the schema version with\n"
+      "this binary's, and checkpoints the WAL (PASSIVE by default, which never waits).\n"
+      "Exits 3 when the database is damaged or its schema version differs.\n";
+  spec.options = {
+      {"--truncate", "", "checkpoint with TRUNCATE: wait for readers, then empty the WAL"},
+      {"--json", "", "print the result as one JSON object"},
+  };
+  spec.run = RunCheck;
+  return spec;
+}
+
+}  // namespace connector::queue_tool
