@@ -33,7 +33,7 @@ struct DeliveryPolicy {
 };
 
 // Takes one claimed event through filters, pacing, the request(s) to
-// Intercom and the classification of the answer, and returns the Completion
+// Intercom and the classification of the response, and returns the Completion
 // to record. Owned by one delivery thread, with that thread's transport.
 class EventDelivery {
  public:

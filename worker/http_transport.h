@@ -23,9 +23,9 @@ struct HttpRequest {
   std::string body;
 };
 
-// An answer from Intercom, or the network error that replaced it.
+// A response from Intercom, or the network error that replaced it.
 struct HttpResponse {
-  int status = 0;                      // 0: no answer arrived, see `error`
+  int status = 0;                      // 0: no response arrived, see `error`
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string error;                   // network error or timeout, when status is 0
@@ -86,7 +86,7 @@ class DryRunFile {
 };
 
 // Writes each request to a DryRunFile as {"method", "url", "headers", "body"}
-// (the Authorization header left out) and answers 202, so the whole delivery
+// (the Authorization header left out) and returns 202, so the whole delivery
 // path runs without an Intercom workspace.
 class DryRunTransport final : public HttpTransport {
  public:

@@ -34,7 +34,7 @@ struct ContactSearch {
   bool ok = false;                     // 200 with a parseable body
 };
 
-// Builds Intercom requests and parses the answers, with no policy of its own.
+// Builds Intercom requests and parses the responses, with no policy of its own.
 // Uses one transport, so it belongs to the delivery thread that owns it.
 class IntercomClient {
  public:

@@ -65,8 +65,8 @@ Metadata MetadataBuilder::Build(const Poco::JSON::Object::Ptr& properties) const
     Add(key, properties->get(name), out, entries);
   }
 
-  // Intercom keeps the first 10 keys and drops the rest silently; drop them
-  // here so the log says which.
+  // Intercom keeps the first 10 keys and drops the rest silently. Drop them
+  // here instead, so the attempt's notes name the dropped keys.
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i >= kMaxKeys) {
       out.notes.push_back("dropped " + entries[i].first + ": more than 10 keys");

@@ -15,7 +15,7 @@ int64_t RateLimiter::Reserve() {
   int64_t now = clock_.NowMs();
   if (window_end_ms_ != 0 && now >= window_end_ms_) {
     // The window the headers described is over: back to the configured pace
-    // until the next answer says otherwise.
+    // until the next response sets a new pace.
     interval_ms_ = configured_interval_ms_;
     window_end_ms_ = 0;
   }

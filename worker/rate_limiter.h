@@ -9,7 +9,7 @@ namespace connector {
 
 // Paces requests to Intercom. Before any rate-limit header is seen, requests
 // are spaced evenly at the configured rate (requests per minute). Once an
-// answer carries X-RateLimit-Remaining and X-RateLimit-Reset, the requests
+// response carries X-RateLimit-Remaining and X-RateLimit-Reset, the requests
 // left in the window are spread over the time until the reset; when none are
 // left (or after a 429) nothing is sent until the reset. Each caller reserves
 // a send time, so concurrent delivery threads get distinct slots.
@@ -23,7 +23,7 @@ class RateLimiter {
   // possibly now or in the past).
   int64_t Reserve();
 
-  // Adjusts the pace from an answer's headers. `remaining` and `reset_s` are
+  // Adjusts the pace from a response's headers. `remaining` and `reset_s` are
   // the X-RateLimit-Remaining and X-RateLimit-Reset values (Unix seconds).
   void OnHeaders(int64_t remaining, int64_t reset_s);
 

@@ -50,7 +50,7 @@ Classification Classify(const HttpResponse& response) {
   Classification out;
   if (response.status == 0) {
     out.verdict = Verdict::kRetry;
-    out.summary = response.error.empty() ? "no answer from Intercom" : response.error;
+    out.summary = response.error.empty() ? "no response from Intercom" : response.error;
     return out;
   }
 

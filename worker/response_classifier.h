@@ -6,7 +6,7 @@
 
 namespace connector {
 
-// What an answer from POST /events means for the event. The names match the
+// What a response from POST /events means for the event. The names match the
 // `outcome` values of delivery_attempts, except kConflict, which the worker
 // turns into a contact search or a failure.
 enum class Verdict {
@@ -16,7 +16,7 @@ enum class Verdict {
   kPaused,          // 401, 403, or an unauthorized / token_* error code
   kContactMissing,  // 404 not_found
   kConflict,        // 409: several contacts share the email
-  kFailed,          // any other answer
+  kFailed,          // any other response
 };
 
 const char* VerdictName(Verdict verdict);
@@ -32,7 +32,7 @@ struct Classification {
   std::string summary;
 };
 
-// Maps one answer (or network error) to a verdict. One table, no state.
+// Maps one response (or network error) to a verdict. One table, no state.
 Classification Classify(const HttpResponse& response);
 
 }  // namespace connector

@@ -11,7 +11,7 @@
 namespace connector {
 namespace {
 
-// The longest real-time sleep between checks of the injected clock, so a
+// The maximum real-time sleep between checks of the injected clock, so a
 // test's clock and a stop request are both noticed quickly.
 constexpr int64_t kMaxSleepStepMs = 20;
 

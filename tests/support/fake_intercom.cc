@@ -8,9 +8,18 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <strings.h>
+
+#include <cstdio>
+#include <stdexcept>
 
 #include <sstream>
 #include <thread>
@@ -121,8 +130,67 @@ class FakeIntercom::HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory
   FakeIntercom& fake_;
 };
 
-FakeIntercom::FakeIntercom() {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+namespace {
+
+// Adds one X.509 v3 extension, such as subjectAltName, to `certificate`.
+void AddExtension(X509* certificate, int nid, const char* value) {
+  X509V3_CTX context;
+  X509V3_set_ctx_nodb(&context);
+  X509V3_set_ctx(&context, certificate, certificate, nullptr, nullptr, 0);
+  X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
+  if (extension == nullptr) throw std::runtime_error("cannot build X.509 extension");
+  X509_add_ext(certificate, extension, -1);
+  X509_EXTENSION_free(extension);
+}
+
+// Writes a P-256 key and a self-signed CA certificate for 127.0.0.1, valid
+// for one day, as PEM files.
+void WriteSelfSignedCertificate(const std::string& key_path, const std::string& cert_path) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* certificate = X509_new();
+  if (key == nullptr || certificate == nullptr) throw std::runtime_error("OpenSSL allocation failed");
+  X509_set_version(certificate, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(certificate), 1);
+  X509_gmtime_adj(X509_getm_notBefore(certificate), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(certificate), 86400);
+  X509_set_pubkey(certificate, key);
+  X509_NAME* name = X509_get_subject_name(certificate);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
+  X509_set_issuer_name(certificate, name);
+  AddExtension(certificate, NID_basic_constraints, "critical,CA:TRUE");
+  AddExtension(certificate, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+  X509_sign(certificate, key, EVP_sha256());
+
+  FILE* key_file = std::fopen(key_path.c_str(), "w");
+  FILE* cert_file = std::fopen(cert_path.c_str(), "w");
+  if (key_file == nullptr || cert_file == nullptr) throw std::runtime_error("cannot write " + key_path);
+  PEM_write_PrivateKey(key_file, key, nullptr, nullptr, 0, nullptr, nullptr);
+  PEM_write_X509(cert_file, certificate);
+  std::fclose(key_file);
+  std::fclose(cert_file);
+  X509_free(certificate);
+  EVP_PKEY_free(key);
+}
+
+}  // namespace
+
+FakeIntercom::FakeIntercom(Scheme scheme) : scheme_(scheme) {
+  std::unique_ptr<Poco::Net::ServerSocket> socket_holder;
+  if (scheme == Scheme::kHttps) {
+    Poco::Net::initializeSSL();
+    std::string key_path = tls_dir_.File("key.pem");
+    ca_file_ = tls_dir_.File("cert.pem");
+    WriteSelfSignedCertificate(key_path, ca_file_);
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(
+        Poco::Net::Context::TLS_SERVER_USE, key_path, ca_file_, "", Poco::Net::Context::VERIFY_NONE);
+    socket_holder = std::make_unique<Poco::Net::SecureServerSocket>(
+        Poco::Net::SocketAddress("127.0.0.1", 0), 64, context);
+  } else {
+    socket_holder =
+        std::make_unique<Poco::Net::ServerSocket>(Poco::Net::SocketAddress("127.0.0.1", 0));
+  }
+  Poco::Net::ServerSocket& socket = *socket_holder;
   port_ = socket.address().port();
   Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(32);
@@ -139,7 +207,8 @@ void FakeIntercom::Stop() {
 }
 
 std::string FakeIntercom::base_url() const {
-  return "http://127.0.0.1:" + std::to_string(port_);
+  std::string scheme = scheme_ == Scheme::kHttps ? "https" : "http";
+  return scheme + "://127.0.0.1:" + std::to_string(port_);
 }
 
 void FakeIntercom::Enqueue(FakeResponse response, const std::string& path) {

@@ -14,21 +14,23 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace connector::testing {
 
-// One scripted answer of the fake Intercom.
+// One scripted response of the fake Intercom.
 struct FakeResponse {
   int status = 202;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::chrono::milliseconds delay{0};  // wait this long before answering
-  bool reset_connection = false;       // drop the connection (TCP RST) with no answer
+  std::chrono::milliseconds delay{0};  // wait this long before responding
+  bool reset_connection = false;       // drop the connection (TCP RST) with no response
 
-  // An Intercom error.list answer: {"type": "error.list", "request_id": ...,
+  // An Intercom error.list response: {"type": "error.list", "request_id": ...,
   // "errors": [{"code": code, "message": message}]}.
   static FakeResponse Error(int status, const std::string& code, const std::string& message,
                             const std::string& request_id = "req-fake");
-  // A POST /contacts/search answer listing the given (id, role, email) contacts.
+  // A POST /contacts/search response listing the given (id, role, email) contacts.
   static FakeResponse Contacts(
       const std::vector<std::tuple<std::string, std::string, std::string>>& contacts);
 };
@@ -49,24 +51,30 @@ struct RecordedRequest {
 };
 
 // A real HTTP server on 127.0.0.1 (port chosen by the system) that plays
-// Intercom for tests. Each request is recorded, then answered by the first
+// Intercom for tests. Each request is recorded, then served by the first
 // queued FakeResponse whose path matches, else by the handler (by default
-// 202 with an empty body). Thread-safe: the server answers on its own threads
+// 202 with an empty body). Thread-safe: the server responds on its own threads
 // while the test enqueues and inspects.
 class FakeIntercom {
  public:
   using Handler = std::function<FakeResponse(const RecordedRequest&)>;
 
-  FakeIntercom();
+  enum class Scheme { kHttp, kHttps };
+
+  // With kHttps the server presents a self-signed certificate for
+  // 127.0.0.1, generated at construction; ca_file() names it in PEM form.
+  explicit FakeIntercom(Scheme scheme = Scheme::kHttp);
   ~FakeIntercom();
   FakeIntercom(const FakeIntercom&) = delete;
   FakeIntercom& operator=(const FakeIntercom&) = delete;
 
   uint16_t port() const { return port_; }
-  // "http://127.0.0.1:PORT", for intercom.base_url.
+  // "http://127.0.0.1:PORT" (or https), for intercom.base_url.
   std::string base_url() const;
+  // The certificate to trust (intercom.ca_file) with kHttps; "" with kHttp.
+  const std::string& ca_file() const { return ca_file_; }
 
-  // Queues an answer for the next request to `path` (any path when empty).
+  // Queues a response for the next request to `path` (any path when empty).
   void Enqueue(FakeResponse response, const std::string& path = "");
   // Answers every request the queue does not cover.
   void SetHandler(Handler handler);
@@ -94,6 +102,9 @@ class FakeIntercom {
   Handler handler_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   uint16_t port_ = 0;
+  Scheme scheme_;
+  TempDir tls_dir_;
+  std::string ca_file_;
 };
 
 }  // namespace connector::testing

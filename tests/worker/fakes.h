@@ -8,7 +8,7 @@
 
 namespace connector::testing {
 
-// A clock that moves only when the test says so.
+// A clock that moves only when the test sets or advances it.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(int64_t now_ms = 1'700'000'000'000) : now_ms_(now_ms) {}

@@ -116,7 +116,8 @@ TEST_F(WorkerTest, RetriesOnScheduleThenFails) {
   StartWorker();
 
   // retry_schedule is 1s, 2s with no jitter: due at +1000 ms, then +3000 ms.
-  ASSERT_TRUE(WaitFor([&] { return Read(id).attempts == 1 && Read(id).state == "pending"; }));
+  ASSERT_TRUE(WaitFor([&] { return Read(id).attempts == 1; }));
+  EXPECT_EQ(Read(id).state, "pending");
   EXPECT_EQ(Read(id).next_attempt_at_ms, kStart + 1000);
   EXPECT_EQ(Read(id).reason, "HTTP 500 server_error: boom");
   clock_.Advance(999);
@@ -124,7 +125,8 @@ TEST_F(WorkerTest, RetriesOnScheduleThenFails) {
   EXPECT_EQ(fake_.RequestCount(), 1u);
 
   clock_.Advance(1);
-  ASSERT_TRUE(WaitFor([&] { return Read(id).attempts == 2 && Read(id).state == "pending"; }));
+  ASSERT_TRUE(WaitFor([&] { return Read(id).attempts == 2; }));
+  EXPECT_EQ(Read(id).state, "pending");
   EXPECT_EQ(Read(id).next_attempt_at_ms, kStart + 3000);
 
   clock_.Advance(2000);
@@ -193,7 +195,8 @@ TEST_F(WorkerTest, RateLimitedDoesNotCountAttempt) {
   fake_.Enqueue(limited);
   int64_t id = InsertFor("ann@example.com");
   StartWorker();
-  ASSERT_TRUE(WaitFor([&] { return Attempts(id).size() == 1 && Read(id).state == "pending"; }));
+  ASSERT_TRUE(WaitFor([&] { return Attempts(id).size() == 1; }));
+  EXPECT_EQ(Read(id).state, "pending");
   EXPECT_EQ(Read(id).attempts, 0);
   EXPECT_EQ(Read(id).next_attempt_at_ms, reset_s * 1000);
   EXPECT_EQ(Attempts(id)[0].outcome, "rate_limited");
@@ -234,7 +237,7 @@ TEST_F(WorkerTest, StaysPausedWhileProbeFails) {
   });
   int64_t id = InsertFor("ann@example.com");
   StartWorker();
-  // The gate closes when the answer is read; advance the clock only after.
+  // The gate closes when the response is read, so advance the clock only after that.
   ASSERT_TRUE(WaitFor([&] { return Attempts(id).size() == 1; }));
   clock_.Advance(1000);
   ASSERT_TRUE(fake_.WaitForRequests(2, std::chrono::seconds(5)));
@@ -438,6 +441,29 @@ TEST_F(WorkerTest, StopReleasesEveryLease) {
   // The two requests in flight finished; the rest went back unchanged.
   EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'"), 2);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state = 'pending' AND attempts = 0"), 8);
+}
+
+TEST_F(WorkerTest, DeliversOverVerifiedTls) {
+  testing::FakeIntercom secure(testing::FakeIntercom::Scheme::kHttps);
+  config_.intercom.base_url = secure.base_url();
+  config_.intercom.ca_file = secure.ca_file();
+  int64_t id = InsertFor("ann@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitForState(id, "delivered"));
+  ASSERT_EQ(secure.RequestCount(), 1u);
+  EXPECT_EQ(secure.Requests()[0].Header("Authorization"), "Bearer test-token");
+}
+
+TEST_F(WorkerTest, RejectsUntrustedCertificate) {
+  testing::FakeIntercom secure(testing::FakeIntercom::Scheme::kHttps);
+  config_.intercom.base_url = secure.base_url();
+  int64_t id = InsertFor("ann@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Attempts(id).size() == 1; }));
+  EXPECT_EQ(Read(id).state, "pending");
+  EXPECT_EQ(Attempts(id)[0].outcome, "retry");
+  EXPECT_THAT(Attempts(id)[0].error, HasSubstr("ertificate")) << Attempts(id)[0].error;
+  EXPECT_EQ(secure.RequestCount(), 0u);
 }
 
 // Pacing needs the real clock: the worker sleeps until X-RateLimit-Reset.
