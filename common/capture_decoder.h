@@ -8,8 +8,8 @@
 
 namespace connector {
 
-// What a request says about how its body is encoded, besides the body itself.
-// Every field may be empty.
+// The request headers and query parameters that describe how a body is
+// encoded. Every field may be empty.
 struct CaptureEncoding {
   std::string content_type;      // Content-Type header
   std::string content_encoding;  // Content-Encoding header ("gzip" or empty)
@@ -19,7 +19,7 @@ struct CaptureEncoding {
 // Turns a capture request body into JSON text, the way PostHog's capture
 // endpoint reads what posthog-js, posthog-node and the other SDKs send:
 //   - A form body (Content-Type application/x-www-form-urlencoded, or a body
-//     starting with "data=") is replaced by its `data` field; a `compression`
+//     starting with "data=") is replaced by its `data` field. A `compression`
 //     field in the form applies when the query has none.
 //   - gzip is detected by its magic bytes 1f 8b whatever the headers say.
 //     Content-Encoding: gzip or compression=gzip-js on a body without the

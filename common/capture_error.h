@@ -8,7 +8,7 @@ namespace connector {
 // Raised by the capture decoder and the event normaliser when a request's
 // content is unusable. The message names the value that is wrong and how to
 // fix it, and never contains a project token, so the HTTP server can send it
-// to the client and log it as is. `kind` tells the server which status to use.
+// to the client and log it as is. `kind` selects the HTTP status.
 class CaptureError : public std::runtime_error {
  public:
   enum class Kind {

@@ -224,6 +224,21 @@ std::string CanonicalUuid(const Var& value, const std::string& where) {
          hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
+// Replaces NUL characters with U+FFFD, as PostHog's capture does, because
+// they end strings early in C APIs and in sqlite3's output.
+std::string ReplaceNul(std::string text) {
+  std::string result;
+  result.reserve(text.size());
+  for (char c : text) {
+    if (c == '\0') {
+      result += "\xEF\xBF\xBD";
+    } else {
+      result.push_back(c);
+    }
+  }
+  return result;
+}
+
 // Keeps the first `max_chars` UTF-8 characters of `text`.
 std::string TruncateUtf8(const std::string& text, size_t max_chars) {
   size_t chars = 0;
@@ -263,7 +278,7 @@ std::string DistinctId(const Object::Ptr& event, const std::string& where) {
   if (text.empty()) {
     throw Invalid(where + "distinct_id is missing or empty; set \"distinct_id\" to the user's id");
   }
-  return TruncateUtf8(text, kMaxDistinctIdChars);
+  return TruncateUtf8(ReplaceNul(std::move(text)), kMaxDistinctIdChars);
 }
 
 // Top-level fields of a {"batch": [...]} body that apply to every event in it.
@@ -284,7 +299,7 @@ QueuedEvent NormalizeEvent(const Object::Ptr& event, const BatchDefaults& defaul
     throw Invalid(where + "event name is " + (name.isEmpty() ? "missing" : Quote(name)) +
                   "; set \"event\" to a non-empty string such as \"$identify\"");
   }
-  result.event = name.extract<std::string>();
+  result.event = ReplaceNul(name.extract<std::string>());
 
   result.distinct_id = DistinctId(event, where);
 

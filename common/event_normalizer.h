@@ -12,7 +12,7 @@
 
 namespace connector {
 
-// What the normaliser needs to know about a request besides its JSON.
+// Request details the normaliser needs besides the JSON text.
 struct CaptureContext {
   int64_t received_at_ms = 0;  // Unix milliseconds; the receive time and the skew reference
   // Used for events that carry no token of their own and sit in a body with

@@ -26,7 +26,7 @@ struct CommitOutcome {
 };
 
 // Owns the only write connection of intercom-ingest and the thread that uses
-// it. Handler threads call Commit() and block; the writer thread takes every
+// it. Handler threads call Commit() and block. The writer thread takes every
 // request waiting at that moment and writes all their events in one
 // BEGIN IMMEDIATE ... COMMIT (group commit), so concurrent requests share one
 // fsync. A failed transaction fails every request in its group and stores

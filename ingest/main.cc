@@ -1,5 +1,5 @@
 // intercom-ingest: accepts PostHog capture requests and commits their events
-// to the SQLite queue before answering. See ingest/ingest_server.h.
+// to the SQLite queue before it responds. See ingest/ingest_server.h.
 
 #include <signal.h>
 

@@ -20,7 +20,7 @@ using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
 // Seconds a client should wait before retrying after a 503. posthog-node
-// retries 3 s apart whatever this says; browsers and curl may honour it.
+// retries 3 s apart regardless of this header; browsers and curl may honour it.
 constexpr const char* kRetryAfterSeconds = "1";
 
 const char* kCaptureRoutes = "/batch/, /e/, /i/v0/e/, /capture/, /track/ or /webhook";
@@ -234,7 +234,7 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
   }
   CheckProjectTokens(events, context_.config.api_keys);
 
-  // Answer only after the commit: a 200 promises the events are durable.
+  // Respond only after the commit, because a 200 promises the events are durable.
   size_t event_count = events.size();
   CommitOutcome outcome = context_.writer->Commit(std::move(events));
   if (!outcome.committed) {

@@ -12,8 +12,8 @@
 
 namespace connector {
 
-// What every request handler shares. Owned by IngestServer, which outlives
-// all handlers; every member is read-only or thread-safe.
+// State shared by every request handler. Owned by IngestServer, which
+// outlives all handlers. Every member is read-only or thread-safe.
 struct IngestContext {
   IngestConfig config;
   GroupCommitWriter* writer = nullptr;

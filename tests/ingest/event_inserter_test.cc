@@ -92,6 +92,26 @@ TEST_F(EventInserterTest, LockedQueueFailsAndStoresNothing) {
   EXPECT_EQ(inserter.InsertBatch({MakeEvent("00000000-0000-7000-8000-000000000001")}), 1);
 }
 
+TEST_F(EventInserterTest, FullDatabaseFailsAndStoresNothing) {
+  // max_page_count makes SQLite report SQLITE_FULL as a full disk would.
+  EventInserter inserter(*db_);
+  int pages = db_->execAndGet("PRAGMA page_count").getInt();
+  db_->exec("PRAGMA max_page_count = " + std::to_string(pages));
+  std::vector<QueuedEvent> events;
+  for (int i = 0; i < 200; ++i) {
+    QueuedEvent event = MakeEvent("00000000-0000-7000-8000-" + std::to_string(100000000000 + i));
+    event.payload = std::string(2000, 'x');
+    events.push_back(event);
+  }
+  try {
+    inserter.InsertBatch(events);
+    ADD_FAILURE() << "insert succeeded past max_page_count";
+  } catch (const InsertError& error) {
+    EXPECT_EQ(error.extended_code() & 0xFF, SQLITE_FULL) << error.what();
+  }
+  EXPECT_EQ(testing::CountEvents(*db_), 0);
+}
+
 TEST_F(EventInserterTest, FailedStatementRollsBackTheBatch) {
   EventInserter inserter(*db_);
   QueuedEvent good = MakeEvent("00000000-0000-7000-8000-000000000001");

@@ -111,6 +111,10 @@ TEST(EventNormalizer, DistinctIdForms) {
   auto long_id = EventNormalizer().ParseCapture(
       R"({"event":"e","distinct_id":")" + std::string(300, 'x') + "\"}", Context());
   EXPECT_EQ(long_id[0].distinct_id, std::string(200, 'x'));
+  auto with_nul = EventNormalizer().ParseCapture(R"({"event":"a\u0000b","distinct_id":"c\u0000d"})",
+                                                 Context());
+  EXPECT_EQ(with_nul[0].event, "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(with_nul[0].distinct_id, "c\xEF\xBF\xBD" "d");
 }
 
 TEST(EventNormalizer, InvalidEventsRejectedByName) {

@@ -17,7 +17,7 @@ std::string Base64(std::string_view data);
 // Percent-encodes `text` for a URL query or a form body.
 std::string UrlEncode(const std::string& text);
 
-// An HTTP answer as the tests inspect it.
+// An HTTP response as the tests inspect it.
 struct HttpResult {
   int status = 0;
   std::string body;
