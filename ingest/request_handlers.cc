@@ -298,12 +298,16 @@ void IngestRequestHandler::HandleHealth(HTTPServerRequest& request,
 
 void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse& response,
                                   const Rejection& rejection) {
-  log::Warn("rejected", {{"status", static_cast<int>(rejection.status)},
-                         {"code", rejection.code},
-                         {"reason", rejection.detail},
-                         {"client", request.clientAddress().toString()},
-                         {"method", request.getMethod()},
-                         {"path", path_}});
+  int64_t dropped = context_.rejection_log.Admit(context_.clock->NowMs());
+  if (dropped >= 0) {
+    log::Warn("rejected", {{"status", static_cast<int>(rejection.status)},
+                           {"code", rejection.code},
+                           {"reason", rejection.detail},
+                           {"client", request.clientAddress().toString()},
+                           {"method", request.getMethod()},
+                           {"path", path_},
+                           {"earlier_rejections_not_logged", dropped}});
+  }
 
   Poco::JSON::Object answer;
   answer.set("type", rejection.type);

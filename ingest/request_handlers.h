@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/event_normalizer.h"
 #include "ingest/group_commit_writer.h"
+#include "ingest/rejection_log_limiter.h"
 
 namespace connector {
 
@@ -19,6 +20,10 @@ struct IngestContext {
   GroupCommitWriter* writer = nullptr;
   EventNormalizer normalizer;
   const Clock* clock = nullptr;
+  // Mutable because handlers see the context as const; the limiter locks itself.
+  mutable RejectionLogLimiter rejection_log{kMaxRejectionLinesPerSecond};
+
+  static constexpr int kMaxRejectionLinesPerSecond = 20;
 };
 
 // The kinds of route intercom-ingest serves.
