@@ -62,9 +62,13 @@ DeliveryPolicy::DeliveryPolicy(const Config& config, const Clock& clock_in, Rand
            clock_in),
       contacts(kContactCacheTtlMs, clock_in) {}
 
-EventDelivery::EventDelivery(const IntercomConfig& config, DeliveryPolicy& policy,
+EventDelivery::EventDelivery(const IntercomConfig& config, Milliseconds lease, DeliveryPolicy& policy,
                              std::unique_ptr<HttpTransport> transport)
-    : policy_(policy), transport_(std::move(transport)), client_(config, *transport_) {}
+    : policy_(policy),
+      transport_(std::move(transport)),
+      client_(config, *transport_),
+      lease_margin_ms_(std::min((config.connect_timeout + config.request_timeout).count(),
+                                lease.count() / 2)) {}
 
 Completion EventDelivery::Release(const ClaimedEvent& event, const std::string& why) {
   Completion completion;
@@ -93,7 +97,24 @@ Completion EventDelivery::Handle(const ClaimedEvent& event, const WaitUntil& wai
     return completion;
   }
   if (!policy_.gate.IsOpen() && !event.probe) return Release(event, "delivery paused");
-  if (clock.NowMs() >= event.lease_expires_at_ms) return Release(event, "lease expired before sending");
+  // A request must start well inside the lease: once it expires another
+  // worker may claim the row and send it too. Waiting for a rate-limit slot
+  // counts against the lease, so it is checked again after every wait.
+  const int64_t send_deadline_ms = event.lease_expires_at_ms - lease_margin_ms_;
+  if (clock.NowMs() >= send_deadline_ms) return Release(event, "lease ending before sending");
+  int64_t slot_ms = 0;
+  WaitUntil wait_in_lease = [&](int64_t until_ms) {
+    slot_ms = until_ms;
+    if (until_ms >= send_deadline_ms) return false;
+    return wait_until(until_ms) && clock.NowMs() < send_deadline_ms;
+  };
+  // Hands the event back, due at the rate-limit slot it was waiting for, so
+  // no worker claims it again before it could be sent.
+  auto release_unsent = [&] {
+    Completion completion = Release(event, "worker stopping or lease ending");
+    if (slot_ms > clock.NowMs()) completion.next_attempt_at_ms = slot_ms;
+    return completion;
+  };
 
   Metadata metadata = policy_.metadata.Build(decision.properties);
   std::string notes = JoinNotes(metadata.notes);
@@ -109,8 +130,8 @@ Completion EventDelivery::Handle(const ClaimedEvent& event, const WaitUntil& wai
   while (true) {
     std::string body = IntercomClient::EventBody(event.name, event.created_at, contact, metadata.values);
     int64_t started = clock.NowMs();
-    std::optional<HttpResponse> response = SendPaced(body, wait_until);
-    if (!response) return Release(event, "worker stopping");
+    std::optional<HttpResponse> response = SendPaced(body, wait_in_lease);
+    if (!response) return release_unsent();
     Classification result = Classify(*response);
 
     bool can_search = contact.field == "email" && !searched &&
@@ -121,8 +142,8 @@ Completion EventDelivery::Handle(const ClaimedEvent& event, const WaitUntil& wai
       // Email alone cannot address a lead or a shared email; ask Intercom
       // which contact it is, once, and resend with its id.
       searched = true;
-      std::optional<ContactSearch> search = SearchPaced(email, wait_until);
-      if (!search) return Release(event, "worker stopping");
+      std::optional<ContactSearch> search = SearchPaced(email, wait_in_lease);
+      if (!search) return release_unsent();
       std::optional<FoundContact> found;
       if (search->ok) found = ContactDirectory::Choose(search->contacts);
       std::string search_note =

@@ -40,7 +40,9 @@ class EventDelivery {
   // Sleeps until the given Unix ms; returns false when the worker is stopping.
   using WaitUntil = std::function<bool(int64_t until_ms)>;
 
-  EventDelivery(const IntercomConfig& config, DeliveryPolicy& policy,
+  // `lease` is worker.lease: a request is started only while at least
+  // min(connect_timeout + request_timeout, lease / 2) of the lease is left.
+  EventDelivery(const IntercomConfig& config, Milliseconds lease, DeliveryPolicy& policy,
                 std::unique_ptr<HttpTransport> transport);
 
   Completion Handle(const ClaimedEvent& event, const WaitUntil& wait_until);
@@ -69,6 +71,7 @@ class EventDelivery {
   DeliveryPolicy& policy_;
   std::unique_ptr<HttpTransport> transport_;
   IntercomClient client_;
+  const int64_t lease_margin_ms_;
 };
 
 }  // namespace connector

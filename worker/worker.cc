@@ -57,7 +57,7 @@ void Worker::Start() {
   queue_ = std::make_unique<EventQueue>(config_.queue, id_, clock_, config_.worker.lease);
   recorder_ = std::make_unique<DeliveryRecorder>(config_.queue, id_, clock_);
   for (int i = 0; i < config_.worker.concurrency; ++i) {
-    deliveries_.push_back(std::make_unique<EventDelivery>(config_.intercom, *policy_, factory_()));
+    deliveries_.push_back(std::make_unique<EventDelivery>(config_.intercom, config_.worker.lease, *policy_, factory_()));
   }
 
   log::Info("worker_started", {{"worker_id", id_}, {"queue", config_.queue.path},

@@ -78,6 +78,41 @@ TEST_F(WorkerTest, DeliversWithExactRequest) {
   EXPECT_EQ(attempts[0].identifier, "email");
 }
 
+TEST_F(WorkerTest, PicksUpNewEventWhenIdle) {
+  SystemClock clock;
+  Worker worker(config_, clock, random_);
+  worker.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let it go idle
+  TestEvent event;
+  event.next_attempt_at_ms = clock.NowMs();
+  int64_t inserted_at = clock.NowMs();
+  Insert(event);
+  ASSERT_TRUE(fake_.WaitForRequests(1, std::chrono::seconds(5)));
+  // The idle worker polls PRAGMA data_version every idle_poll (1 ms here).
+  EXPECT_LT(fake_.Requests()[0].received_at_ms - inserted_at, 100);
+  worker.Stop();
+}
+
+TEST_F(WorkerTest, ReleasesWhenRateWaitOutlastsLease) {
+  config_.worker.lease = Milliseconds(10000);
+  FakeResponse spent;
+  spent.headers = {{"X-RateLimit-Remaining", "0"},
+                   {"X-RateLimit-Reset", std::to_string(kStart / 1000 + 60)}};
+  fake_.Enqueue(spent);
+  config_.worker.concurrency = 1;
+  int64_t first = InsertFor("ann@example.com");
+  int64_t second = InsertFor("bob@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitForState(first, "delivered"));
+  // The second event would wait 60 s for the window, past its 10 s lease,
+  // so it goes back to the queue due when the window resets.
+  ASSERT_TRUE(WaitFor([&] { return !Read(second).lease_owner.has_value(); }));
+  EXPECT_EQ(Read(second).state, "pending");
+  EXPECT_EQ(Read(second).next_attempt_at_ms, (kStart / 1000 + 60) * 1000);
+  EXPECT_EQ(Read(second).attempts, 0);
+  EXPECT_EQ(fake_.RequestCount(), 1u);
+}
+
 TEST_F(WorkerTest, ReusesOneConnection) {
   config_.worker.concurrency = 1;
   for (int i = 0; i < 5; ++i) InsertFor("user" + std::to_string(i) + "@example.com");
