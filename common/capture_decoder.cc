@@ -366,9 +366,12 @@ std::string DecodeCaptureBody(std::string_view body, const CaptureEncoding& enco
   std::string content_encoding = Lower(TrimSpace(encoding.content_encoding));
   std::string data(body);
 
-  // A form body carries the payload in its `data` field.
+  // A form body carries the payload in its `data` field. JSON sent with the
+  // form Content-Type (curl -d without -H sends that) is read as JSON.
   bool is_form = MediaType(encoding.content_type) == "application/x-www-form-urlencoded";
-  if (!LooksLikeGzip(data) && (is_form || data.rfind("data=", 0) == 0)) {
+  std::string_view start = TrimSpace(data);
+  bool starts_like_json = !start.empty() && (start.front() == '{' || start.front() == '[');
+  if (!LooksLikeGzip(data) && ((is_form && !starts_like_json) || data.rfind("data=", 0) == 0)) {
     std::optional<std::string> field = FormField(body, "data");
     if (!field) {
       throw Invalid("form body has no data field; send data=<payload>");

@@ -20,7 +20,8 @@ struct CaptureEncoding {
 // endpoint reads what posthog-js, posthog-node and the other SDKs send:
 //   - A form body (Content-Type application/x-www-form-urlencoded, or a body
 //     starting with "data=") is replaced by its `data` field. A `compression`
-//     field in the form applies when the query has none.
+//     field in the form applies when the query has none. A body starting
+//     with '{' or '[' is JSON whatever its Content-Type.
 //   - gzip is detected by its magic bytes 1f 8b whatever the headers say.
 //     Content-Encoding: gzip or compression=gzip-js on a body without the
 //     magic bytes is an error.

@@ -131,6 +131,12 @@ TEST(CaptureDecoder, FormBodyDataField) {
   EXPECT_EQ(DecodeCaptureBody("data=" + UrlEncode(kJson), {"text/plain", "", ""}, kLimit), kJson);
 }
 
+TEST(CaptureDecoder, JsonWithFormContentType) {
+  // curl -d '{...}' without -H sends application/x-www-form-urlencoded.
+  EXPECT_EQ(DecodeCaptureBody(kJson, {"application/x-www-form-urlencoded", "", ""}, kLimit), kJson);
+  EXPECT_EQ(DecodeCaptureBody(" [1]", {"application/x-www-form-urlencoded", "", ""}, kLimit), " [1]");
+}
+
 TEST(CaptureDecoder, FormWithoutDataRejected) {
   EXPECT_EQ(DecodeErrorKind("foo=bar", {"application/x-www-form-urlencoded", "", ""}),
             CaptureError::Kind::kInvalid);
