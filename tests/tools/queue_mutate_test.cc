@@ -319,7 +319,9 @@ TEST_F(QueueMutateTest, PurgeDeletesOldFinishedRows) {
 }
 
 TEST_F(QueueMutateTest, PurgeManyRowsInBatches) {
+  db_->exec("BEGIN");
   for (int i = 0; i < 1234; ++i) Seed("d" + std::to_string(i), "delivered", 2 * 86'400'000);
+  db_->exec("COMMIT");
   RunResult result = Queue({"purge", "--older-than", "1d", "--json"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(ParseJsonOrFail(result.out).extract<Object::Ptr>()->getValue<int64_t>("deleted"),
