@@ -34,14 +34,7 @@ DeliveryRecorder::~DeliveryRecorder() { Stop(); }
 void DeliveryRecorder::Submit(Completion completion) {
   std::lock_guard<std::mutex> lock(mutex_);
   waiting_.push_back(std::move(completion));
-  ++submitted_;
   wake_.notify_one();
-}
-
-void DeliveryRecorder::Flush() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  uint64_t target = submitted_;
-  committed_.wait(lock, [&] { return written_ >= target || !thread_.joinable(); });
 }
 
 void DeliveryRecorder::Stop() {
@@ -80,8 +73,6 @@ void DeliveryRecorder::Run() {
     }
 
     lock.lock();
-    written_ += batch.size();
-    committed_.notify_all();
   }
 }
 

@@ -55,8 +55,7 @@ struct Completion {
 // share one commit. An event's state change and its attempt rows always land
 // in the same transaction. A row whose lease this worker no longer holds
 // (it expired and another worker took it) keeps its state; its attempt rows
-// are still written, because the requests were sent. Submit() and Flush() are
-// thread-safe.
+// are still written, because the requests were sent. Submit() is thread-safe.
 class DeliveryRecorder {
  public:
   DeliveryRecorder(const QueueConfig& config, std::string owner, const Clock& clock);
@@ -65,9 +64,6 @@ class DeliveryRecorder {
   DeliveryRecorder& operator=(const DeliveryRecorder&) = delete;
 
   void Submit(Completion completion);
-
-  // Blocks until every completion submitted before the call is committed.
-  void Flush();
 
   // Commits what is waiting and stops the thread.
   void Stop();
@@ -82,10 +78,7 @@ class DeliveryRecorder {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::condition_variable committed_;
   std::deque<Completion> waiting_;
-  uint64_t submitted_ = 0;             // guarded by mutex_
-  uint64_t written_ = 0;               // guarded by mutex_
   bool stopping_ = false;              // guarded by mutex_
   std::thread thread_;
 };

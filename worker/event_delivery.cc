@@ -133,6 +133,11 @@ Completion EventDelivery::Handle(const ClaimedEvent& event, const WaitUntil& wai
     std::optional<HttpResponse> response = SendPaced(body, wait_in_lease);
     if (!response) return release_unsent();
     Classification result = Classify(*response);
+    // Any HTTP response other than a rejection of the token shows the token
+    // works again (a 404 or a 429 needs an accepted token too).
+    if (response->status != 0 && result.verdict != Verdict::kPaused && policy_.gate.Open()) {
+      log::Info("resumed", {{"event_id", event.id}, {"status", response->status}});
+    }
 
     bool can_search = contact.field == "email" && !searched &&
                       (result.verdict == Verdict::kContactMissing ||
@@ -233,7 +238,6 @@ Completion EventDelivery::Finish(const ClaimedEvent& event, const std::string& e
   const AttemptRecord& last = completion.attempts.back();
   int status = last.http_status.value_or(0);
   if (result.verdict == Verdict::kDelivered) {
-    if (policy_.gate.Open()) log::Info("resumed", {{"event_id", event.id}});
     completion.state = "delivered";
     completion.reason_change = ReasonChange::kClear;
     log::Info("delivered", {{"event_id", event.id}, {"status", status},
@@ -252,7 +256,6 @@ Completion EventDelivery::Finish(const ClaimedEvent& event, const std::string& e
 Completion EventDelivery::Retry(const ClaimedEvent& event, const std::string& email,
                                 const Classification& result,
                                 std::vector<AttemptRecord> attempts) {
-  if (policy_.gate.Open()) log::Info("resumed", {{"event_id", event.id}});
   int failures = event.attempts + 1;
   std::optional<int64_t> delay = policy_.retry.DelayAfter(failures);
   if (!delay) {
@@ -278,7 +281,6 @@ Completion EventDelivery::Retry(const ClaimedEvent& event, const std::string& em
 
 Completion EventDelivery::ContactMissing(const ClaimedEvent& event, const std::string& email,
                                          std::vector<AttemptRecord> attempts) {
-  if (policy_.gate.Open()) log::Info("resumed", {{"event_id", event.id}});
   int misses = event.contact_missing_attempts + 1;
   std::optional<int64_t> delay = policy_.contact_missing.DelayAfter(misses);
   std::string reason = "no Intercom contact for " + email;

@@ -284,6 +284,22 @@ TEST_F(WorkerTest, StaysPausedWhileProbeFails) {
   EXPECT_EQ(Attempts(id)[1].error_code, "token_revoked");
 }
 
+TEST_F(WorkerTest, ProbeFailingOtherwiseStillResumes) {
+  config_.worker.concurrency = 1;
+  fake_.Enqueue(FakeResponse::Error(401, "unauthorized", "Access Token Invalid"));
+  fake_.Enqueue(FakeResponse::Error(422, "parameter_invalid", "bad"));
+  int64_t first = InsertFor("ann@example.com");
+  int64_t second = InsertFor("bob@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Attempts(first).size() == 1; }));
+  clock_.Advance(1000);
+  // The probe's 422 fails that event, but the token was accepted.
+  ASSERT_TRUE(WaitFor([&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'failed'") == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'") == 1; }));
+  EXPECT_EQ(fake_.RequestCount(), 3u);
+  EXPECT_NE(Read(first).state, Read(second).state);
+}
+
 TEST_F(WorkerTest, ContactMissingWindowThenFails) {
   fake_.SetHandler([](const testing::RecordedRequest& request) {
     if (request.path == "/contacts/search") return FakeResponse::Contacts({});
@@ -487,6 +503,7 @@ TEST_F(WorkerTest, DeliversOverVerifiedTls) {
   ASSERT_TRUE(WaitForState(id, "delivered"));
   ASSERT_EQ(secure.RequestCount(), 1u);
   EXPECT_EQ(secure.Requests()[0].Header("Authorization"), "Bearer test-token");
+  StopWorker();  // before `secure` goes, so no connection is cut mid-use
 }
 
 TEST_F(WorkerTest, RejectsUntrustedCertificate) {
@@ -499,6 +516,7 @@ TEST_F(WorkerTest, RejectsUntrustedCertificate) {
   EXPECT_EQ(Attempts(id)[0].outcome, "retry");
   EXPECT_THAT(Attempts(id)[0].error, HasSubstr("ertificate")) << Attempts(id)[0].error;
   EXPECT_EQ(secure.RequestCount(), 0u);
+  StopWorker();
 }
 
 // Pacing needs the real clock: the worker sleeps until X-RateLimit-Reset.
