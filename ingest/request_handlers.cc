@@ -117,6 +117,8 @@ bool HasQueryValue(const Poco::URI::QueryParameters& query, const std::string& n
 
 void IngestRequestHandler::handleRequest(HTTPServerRequest& request,
                                          HTTPServerResponse& response) {
+  if (context_.stopping.load()) response.setKeepAlive(false);
+
   std::string path;
   Poco::URI::QueryParameters query;
   try {

@@ -3,6 +3,7 @@
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 
+#include <atomic>
 #include <string>
 
 #include "common/clock.h"
@@ -22,6 +23,8 @@ struct IngestContext {
   const Clock* clock = nullptr;
   // Mutable because handlers see the context as const; the limiter locks itself.
   mutable RejectionLogLimiter rejection_log{kMaxRejectionLinesPerSecond};
+  // Set by IngestServer::Stop(): each response then closes its connection.
+  std::atomic<bool> stopping{false};
 
   static constexpr int kMaxRejectionLinesPerSecond = 20;
 };
