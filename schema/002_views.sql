@@ -85,8 +85,8 @@ WHERE state = 'skipped'
 GROUP BY reason
 ORDER BY events DESC;
 
--- Everything that happened to each event in time order: decisions from
--- event_history and requests from delivery_attempts. Filter on event_id.
+-- Everything that happened to each event: decisions from event_history and
+-- requests from delivery_attempts. Filter on event_id and order by at_ms.
 CREATE VIEW event_timeline AS
 SELECT event_id,
        at_ms,

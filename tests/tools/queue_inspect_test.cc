@@ -8,6 +8,7 @@
 #include <Poco/JSON/Object.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "tests/tools/queue_fixture.h"
 
@@ -231,6 +232,30 @@ TEST_F(QueueInspectTest, ListTableHasHeaderAndRows) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("id\tstate\tevent\tdistinct_id\temail\t"));
   EXPECT_THAT(result.out, HasSubstr("\tfailed\t$identify\tuser-1\t"));
+}
+
+TEST_F(QueueInspectTest, ListAlignedOnTerminal) {
+  SeedRow row;
+  row.uuid = "short";
+  row.distinct_id = "a";
+  SeedEvent(*db_, row);
+  row.uuid = "long";
+  row.distinct_id = "a-much-longer-distinct-id";
+  SeedEvent(*db_, row);
+
+  RunResult result = RunOnTerminal(BuiltBinary("tools/intercom-queue"),
+                                   {"--db", db_path_, "list", "--state", "pending"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out.find('\t'), std::string::npos) << result.out;
+  std::vector<std::string> lines;
+  std::istringstream text(result.out);
+  for (std::string line; std::getline(text, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u) << result.out;
+  // The email column starts at the same offset in the header and every row.
+  size_t email_column = lines[0].find("email");
+  ASSERT_NE(email_column, std::string::npos);
+  EXPECT_EQ(lines[1].substr(email_column - 2, 2), "  ") << result.out;
+  EXPECT_EQ(lines[2].find("a-much-longer-distinct-id"), lines[0].find("distinct_id"));
 }
 
 TEST_F(QueueInspectTest, ListNothingMatchedExitsOne) {

@@ -244,6 +244,7 @@ TEST_F(QueuePipelineTest, FailedDeliveryRetriedThenDelivered) {
   ASSERT_EQ(attempts->size(), 2u);
   EXPECT_EQ(attempts->getObject(0)->getValue<std::string>("outcome"), "failed");
   EXPECT_EQ(attempts->getObject(1)->getValue<std::string>("outcome"), "delivered");
+  EXPECT_EQ(attempts->getObject(1)->getValue<int>("attempt"), 2);  // numbering continues
   bool retried = false;
   Array::Ptr history = bob_event->getArray("history");
   for (size_t i = 0; i < history->size(); ++i) {

@@ -3,6 +3,7 @@
 #include <Poco/JSON/Parser.h>
 #include <SQLiteCpp/Statement.h>
 #include <fcntl.h>
+#include <pty.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -68,6 +69,60 @@ RunResult RunProgram(const std::string& program, const std::vector<std::string>&
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.out = ReadFile(out_path);
   result.err = ReadFile(err_path);
+  return result;
+}
+
+RunResult RunOnTerminal(const std::string& program, const std::vector<std::string>& args) {
+  TempDir capture;
+  std::string err_path = capture.File("stderr");
+  RunResult result;
+  int terminal = -1;
+  int replica = -1;
+  if (::openpty(&terminal, &replica, nullptr, nullptr, nullptr) != 0) {
+    ADD_FAILURE() << "openpty failed";
+    return result;
+  }
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, replica, STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addclose(&actions, terminal);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(program.c_str()));
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int spawn_error = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(replica);
+  if (spawn_error != 0) {
+    ::close(terminal);
+    ADD_FAILURE() << "cannot start " << program << ": error " << spawn_error;
+    return result;
+  }
+
+  // Read until the program closes its side (EIO on Linux once it exits).
+  char buffer[4096];
+  while (true) {
+    ssize_t count = ::read(terminal, buffer, sizeof buffer);
+    if (count <= 0) break;
+    result.out.append(buffer, static_cast<size_t>(count));
+  }
+  ::close(terminal);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.err = ReadFile(err_path);
+
+  std::string text;
+  for (size_t i = 0; i < result.out.size(); ++i) {
+    if (result.out[i] == '\r' && i + 1 < result.out.size() && result.out[i + 1] == '\n') continue;
+    text += result.out[i];
+  }
+  result.out = text;
   return result;
 }
 

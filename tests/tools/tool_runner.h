@@ -29,12 +29,17 @@ std::string BuiltBinary(const std::string& relative_path);
 RunResult RunProgram(const std::string& program, const std::vector<std::string>& args,
               const std::optional<std::string>& stdin_path = std::nullopt);
 
+// Runs `program` with standard output on a pseudo-terminal, so isatty() is
+// true for it, and returns what it wrote there ('\r\n' turned into '\n').
+// Standard error goes to a file.
+RunResult RunOnTerminal(const std::string& program, const std::vector<std::string>& args);
+
 // Parses JSON text, failing the current test (and returning an empty value)
 // when it is invalid.
 Poco::Dynamic::Var ParseJsonOrFail(const std::string& text);
 
-// Fields of an `events` row written by SeedEvent; the defaults make a pending
-// event received `now_ms`.
+// Fields of an `events` row written by SeedEvent. The defaults make a pending
+// $identify event of user-1 with every time at 0, so tests set the times they use.
 struct SeedRow {
   std::string uuid;
   std::string event = "$identify";

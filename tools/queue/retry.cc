@@ -5,6 +5,9 @@
 namespace connector::queue_tool {
 namespace {
 
+// NOTE: the worker counts a retried event's earlier contact_missing attempts
+// from delivery_attempts, so an event that failed because the contact never
+// appeared gets no new contact wait window and fails again on the next 404.
 Transition RetryTransition() {
   Transition transition;
   transition.command = "retry";
