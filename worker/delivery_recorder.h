@@ -32,7 +32,7 @@ struct AttemptRecord {
   std::string notes;
 };
 
-// How a Completion changes the row's `reason`.
+// The change a Completion makes to the row's `reason`.
 enum class ReasonChange { kKeep, kSet, kClear };
 
 // The end of one event's turn in the worker: its new state, and the attempt

@@ -17,8 +17,8 @@ struct EventContent {
   std::optional<std::string> person;   // webhook person object as JSON
 };
 
-// What the filters decided about one event. When `send` is false, `reason`
-// says why for the row's `reason` column. When `send` is true, `email` is the
+// The filters' decision about one event. When `send` is false, `reason`
+// explains it, for the row's `reason` column. When `send` is true, `email` is the
 // contact's trimmed address and `properties` the event's properties (or null).
 struct FilterDecision {
   bool send = false;

@@ -66,9 +66,9 @@ PocoTransport::PocoTransport(const IntercomConfig& config, Poco::Net::Context::P
 HttpResponse PocoTransport::Send(const HttpRequest& request) {
   bool reused = requests_on_connection_ > 0 && session_->connected();
   HttpResponse response = SendOnce(request);
-  // A server may close an idle keep-alive connection just as we reuse it;
-  // the request then never arrived, so one retry on a new connection is safe
-  // (and Intercom would deduplicate it anyway).
+  // A server may close an idle keep-alive connection just as it is reused.
+  // The request then never arrived, so one retry on a new connection is
+  // safe, and Intercom would deduplicate a repeat anyway.
   if (response.status == 0 && reused && response.error.find("timed out") == std::string::npos) {
     response = SendOnce(request);
   }

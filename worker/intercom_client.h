@@ -12,7 +12,7 @@
 
 namespace connector {
 
-// How a POST /events names the contact: "email" (the default) or "id"
+// The contact field of a POST /events body: "email" (the default) or "id"
 // (Intercom's own contact id, found by a contact search). PostHog's
 // distinct_id never goes into `id`.
 struct ContactIdentifier {

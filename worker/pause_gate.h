@@ -25,8 +25,8 @@ class PauseGate {
   // Opens the gate. Returns true when it was closed.
   bool Open();
 
-  // Returns true, at most once per probe interval while closed, to the caller
-  // that should send the next probe event.
+  // Returns true to the caller that should send the next probe event: once
+  // per probe interval while closed, or again after ReturnProbe().
   bool TakeProbe();
 
   // Gives back a probe turn that found no event to send, so the next event

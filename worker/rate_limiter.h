@@ -8,10 +8,10 @@
 namespace connector {
 
 // Paces requests to Intercom. Before any rate-limit header is seen, requests
-// are spaced evenly at the configured rate (requests per minute). Once an
+// are spaced evenly at the configured rate (requests per minute). Once a
 // response carries X-RateLimit-Remaining and X-RateLimit-Reset, the requests
-// left in the window are spread over the time until the reset; when none are
-// left (or after a 429) nothing is sent until the reset. Each caller reserves
+// left in the window are spread over the time until the reset. When none are
+// left, or after a 429, nothing is sent until the reset. Each caller reserves
 // a send time, so concurrent delivery threads get distinct slots.
 // Thread-safe; times are Unix milliseconds from the injected clock.
 class RateLimiter {

@@ -6,7 +6,7 @@
 
 namespace connector {
 
-// What a response from POST /events means for the event. The names match the
+// The meaning of a POST /events response for the event. The names match the
 // `outcome` values of delivery_attempts, except kConflict, which the worker
 // turns into a contact search or a failure.
 enum class Verdict {

@@ -76,7 +76,7 @@ class FakeIntercom {
 
   // Queues a response for the next request to `path` (any path when empty).
   void Enqueue(FakeResponse response, const std::string& path = "");
-  // Answers every request the queue does not cover.
+  // Sets the function that responds to every request the queue does not cover.
   void SetHandler(Handler handler);
 
   std::vector<RecordedRequest> Requests() const;

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -22,6 +24,13 @@ using testing::TestEvent;
 std::string WorkerBinary() {
   const char* build_dir = std::getenv("CONNECTOR_BUILD_DIR");
   return std::string(build_dir != nullptr ? build_dir : ".") + "/worker/intercom-worker";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
 }
 
 int64_t NowMs() {
@@ -128,6 +137,13 @@ TEST_F(WorkerProcessTest, TwoWorkersNeverDoubleClaim) {
   config_.worker.concurrency = 4;
   config_.worker.claim_batch = 8;
   const int kEvents = 300;
+  // Slow responses keep the first worker busy until the second has started,
+  // so both claim from the same rows.
+  fake_.SetHandler([](const testing::RecordedRequest&) {
+    FakeResponse slow;
+    slow.delay = Milliseconds(5);
+    return slow;
+  });
   db_->exec("BEGIN");
   for (int i = 0; i < kEvents; ++i) InsertFor("user" + std::to_string(i) + "@example.com");
   db_->exec("COMMIT");
@@ -143,6 +159,13 @@ TEST_F(WorkerProcessTest, TwoWorkersNeverDoubleClaim) {
 
   std::vector<testing::RecordedRequest> requests = fake_.Requests();
   EXPECT_EQ(requests.size(), static_cast<size_t>(kEvents));
+  std::string first_log = ReadFile(dir_.File("first.log"));
+  std::string second_log = ReadFile(dir_.File("second.log"));
+  EXPECT_NE(first_log.find("msg=delivered"), std::string::npos);
+  EXPECT_NE(second_log.find("msg=delivered"), std::string::npos);
+  EXPECT_NE(first_log.find("msg=claimed"), std::string::npos);
+  EXPECT_EQ(first_log.find("test-token"), std::string::npos);
+  EXPECT_EQ(second_log.find("test-token"), std::string::npos);
   std::set<std::string> emails;
   for (const auto& request : requests) emails.insert(request.Json()->getValue<std::string>("email"));
   EXPECT_EQ(emails.size(), static_cast<size_t>(kEvents));
@@ -163,6 +186,41 @@ TEST_F(WorkerProcessTest, SigtermLeavesNothingLeased) {
   EXPECT_EQ(worker.Terminate(std::chrono::seconds(5)), 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state = 'leased'"), 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state IN ('pending', 'delivered')"), 20);
+}
+
+TEST_F(WorkerProcessTest, DryRunWithoutToken) {
+  config_.intercom.api_key = "";
+  int64_t id = InsertFor("ann@example.com");
+  WorkerProcess worker(WriteConfigFile(), dir_.File("worker.log"));
+  ASSERT_TRUE(WaitForState(id, "delivered"));
+  EXPECT_EQ(worker.Terminate(std::chrono::seconds(5)), 0);
+  EXPECT_EQ(fake_.RequestCount(), 0u);
+  std::string requests = ReadFile(config_.worker.dry_run_file);
+  EXPECT_NE(requests.find(R"("body":{"event_name":"$identify","created_at":1700000000,"email":"ann@example.com"})"),
+            std::string::npos)
+      << requests;
+  std::string log = ReadFile(dir_.File("worker.log"));
+  EXPECT_NE(log.find("msg=dry_run"), std::string::npos) << log;
+}
+
+TEST_F(WorkerProcessTest, LogsPauseCauseOnce) {
+  fake_.SetHandler([](const testing::RecordedRequest&) {
+    return FakeResponse::Error(401, "unauthorized", "Access Token Invalid");
+  });
+  for (int i = 0; i < 5; ++i) InsertFor("user" + std::to_string(i) + "@example.com");
+  WorkerProcess worker(WriteConfigFile(), dir_.File("worker.log"));
+  ASSERT_TRUE(fake_.WaitForRequests(1, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor([&] {
+    return Count("SELECT COUNT(*) FROM events WHERE state = 'pending' AND lease_owner IS NULL") == 5;
+  }));
+  EXPECT_EQ(worker.Terminate(std::chrono::seconds(5)), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state = 'failed'"), 0);
+  std::string log = ReadFile(dir_.File("worker.log"));
+  size_t paused = log.find("msg=paused");
+  ASSERT_NE(paused, std::string::npos) << log;
+  EXPECT_EQ(log.find("msg=paused", paused + 1), std::string::npos);
+  EXPECT_NE(log.find("check intercom.api_key"), std::string::npos);
+  EXPECT_EQ(log.find("test-token"), std::string::npos);
 }
 
 }  // namespace
