@@ -69,7 +69,8 @@ HttpResponse PocoTransport::Send(const HttpRequest& request) {
   // A server may close an idle keep-alive connection just as it is reused.
   // The request then never arrived, so one retry on a new connection is
   // safe, and Intercom would deduplicate a repeat anyway.
-  if (response.status == 0 && reused && response.error.find("timed out") == std::string::npos) {
+  if (response.status == 0 && reused && !aborted_ &&
+      response.error.find("timed out") == std::string::npos) {
     response = SendOnce(request);
   }
   return response;
@@ -112,7 +113,10 @@ HttpResponse PocoTransport::SendOnce(const HttpRequest& request) {
   return response;
 }
 
-void PocoTransport::Abort() { session_->abort(); }
+void PocoTransport::Abort() {
+  aborted_ = true;
+  session_->abort();
+}
 
 DryRunFile::DryRunFile(const std::string& path) : path_(path), out_(path, std::ios::app) {
   if (!out_) {

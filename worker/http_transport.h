@@ -3,6 +3,7 @@
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 
+#include <atomic>
 #include <cstdint>
 #include <fstream>
 #include <memory>
@@ -67,6 +68,7 @@ class PocoTransport final : public HttpTransport {
   std::unique_ptr<Poco::Net::HTTPClientSession> session_;
   const Clock& clock_;
   int requests_on_connection_ = 0;
+  std::atomic<bool> aborted_{false};   // set by Abort() from the stopping thread
 };
 
 // The file that receives, one JSON line each, the requests the worker would

@@ -494,6 +494,25 @@ TEST_F(WorkerTest, StopReleasesEveryLease) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state = 'pending' AND attempts = 0"), 8);
 }
 
+TEST_F(WorkerTest, StopCutsRequestsAfterShutdownTimeout) {
+  config_.worker.concurrency = 1;
+  config_.worker.shutdown_timeout = Milliseconds(200);
+  config_.intercom.request_timeout = Milliseconds(10000);
+  FakeResponse hang;
+  hang.delay = Milliseconds(3000);
+  fake_.Enqueue(hang);
+  int64_t id = InsertFor("ann@example.com");
+  StartWorker();
+  ASSERT_TRUE(fake_.WaitForRequests(1, std::chrono::seconds(5)));
+  auto stop_started = std::chrono::steady_clock::now();
+  worker_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_started, std::chrono::milliseconds(2000));
+  EXPECT_EQ(Read(id).state, "pending");
+  EXPECT_FALSE(Read(id).lease_owner.has_value());
+  ASSERT_EQ(Attempts(id).size(), 1u);
+  EXPECT_EQ(Attempts(id)[0].outcome, "retry");
+}
+
 TEST_F(WorkerTest, DeliversOverVerifiedTls) {
   testing::FakeIntercom secure(testing::FakeIntercom::Scheme::kHttps);
   config_.intercom.base_url = secure.base_url();
