@@ -318,7 +318,8 @@ TEST_F(QueueInspectTest, ShowByIdAndUuid) {
   EXPECT_THAT(text.out, HasSubstr("decisions:"));
   EXPECT_THAT(text.out, HasSubstr("\tfailed\tgave up"));
   EXPECT_THAT(text.out, HasSubstr("\tparameter_invalid\t"));
-  EXPECT_THAT(text.out, HasSubstr("\"plan\": \"pro\""));
+  EXPECT_THAT(text.out, HasSubstr("payload:\n{\n  \"event\": \"$identify\",\n  \"properties\": {\n"
+                                  "    \"plan\": \"pro\"\n"));
 }
 
 TEST_F(QueueInspectTest, ShowUnknownExitsOne) {

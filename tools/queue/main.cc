@@ -6,7 +6,6 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -42,6 +41,7 @@ std::string TakeDatabaseFlag(std::vector<std::string>& words) {
   for (size_t i = 0; i < words.size();) {
     if (words[i].rfind("--db=", 0) == 0) {
       path = words[i].substr(5);
+      if (path.empty()) throw UsageError("--db needs a file path");
       words.erase(words.begin() + static_cast<std::ptrdiff_t>(i));
     } else if (words[i] == "--db") {
       if (i + 1 >= words.size()) throw UsageError("--db needs a value: --db PATH");
@@ -51,9 +51,6 @@ std::string TakeDatabaseFlag(std::vector<std::string>& words) {
     } else {
       ++i;
     }
-  }
-  if (path.empty() && std::find(words.begin(), words.end(), "--db=") != words.end()) {
-    throw UsageError("--db needs a file path");
   }
   return path;
 }
@@ -149,6 +146,9 @@ int Main(int argc, char** argv) {
       std::cerr << "; another process held the write lock past the busy timeout, run it again";
     }
     std::cerr << "\n";
+    return kExitFailed;
+  } catch (const std::exception& error) {
+    std::cerr << "intercom-queue " << spec->name << " failed: " << error.what() << "\n";
     return kExitFailed;
   }
 }

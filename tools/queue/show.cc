@@ -1,6 +1,7 @@
 // `intercom-queue show ID|UUID`: one event, every decision taken on it, and
 // every delivery attempt.
 
+#include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
 #include <SQLiteCpp/Statement.h>
 
@@ -22,11 +23,13 @@ std::string ColumnText(const SQLite::Column& column) {
   return column.isNull() ? "" : column.getString();
 }
 
-// Parses a stored JSON document so --json nests it instead of quoting it.
-// Falls back to the raw text, because a row written by hand may hold anything.
+// Parses a stored JSON document, keeping its key order, so --json nests it
+// instead of quoting it. Falls back to the raw text, because a row written by
+// hand may contain anything.
 Poco::Dynamic::Var ParseStoredJson(const std::string& text) {
   try {
-    return Poco::JSON::Parser().parse(text);
+    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(/*preserveObjectOrder=*/true));
+    return parser.parse(text);
   } catch (const Poco::Exception&) {
     return Poco::Dynamic::Var(text);
   }

@@ -135,9 +135,11 @@ CommandSpec StatsCommand() {
   spec.name = "stats";
   spec.summary = "Show event counts by state, backlog age, recent delivery results and file sizes.";
   spec.description =
-      "Counts every state, including those at zero. \"last minute\" and \"last hour\" count\n"
-      "delivery attempts by outcome: delivered, failed (the event gave up), and to retry\n"
-      "(retry, rate_limited, contact_missing or paused).\n";
+      "Counts every state, including those at zero. \"oldest pending\" is the time since the\n"
+      "oldest pending event was received (a retried event keeps its first arrival time).\n"
+      "\"last minute\" and \"last hour\" count delivery attempts by outcome: delivered,\n"
+      "failed (the event gave up), and to retry (retry, rate_limited, contact_missing or\n"
+      "paused).\n";
   spec.options = {{"--json", "", "print one JSON object"}};
   spec.run = RunStats;
   return spec;
