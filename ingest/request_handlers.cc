@@ -62,6 +62,10 @@ std::string ReadBody(HTTPServerRequest& request, int64_t max_bytes) {
   };
   int64_t declared = request.getContentLength64();
   if (declared > max_bytes) throw too_large(std::to_string(declared) + " bytes");
+  // RFC 9112 section 6.3: a request with neither Content-Length nor chunked
+  // Transfer-Encoding has no body. Poco would read until the client closes
+  // the connection, which a keep-alive client never does.
+  if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return "";
 
   std::string body;
   if (declared > 0) body.reserve(static_cast<size_t>(declared));

@@ -305,6 +305,20 @@ TEST_F(IngestServerTest, BodyOverMaxBodyBytesIs413) {
   EXPECT_EQ(Post("/batch/", Event("small", "d")).status, 200);
 }
 
+TEST_F(IngestServerTest, PostWithoutContentLengthIsEmpty) {
+  StartServer();
+  // curl -X POST with no data sends neither Content-Length nor a chunked body.
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+  session.setTimeout(Poco::Timespan(5, 0));
+  Poco::Net::HTTPRequest request("POST", "/e/", Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::string body;
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+  EXPECT_EQ(response.getStatus(), 400);
+  EXPECT_NE(body.find("request body is empty"), std::string::npos) << body;
+}
+
 TEST_F(IngestServerTest, ChunkedBodyOverLimitIs413) {
   StartServer([](Config& config) { config.ingest.max_body_bytes = 2048; });
   Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
