@@ -57,11 +57,11 @@ std::string JsonText(const Poco::JSON::Object& object) {
 std::string ReadBody(HTTPServerRequest& request, int64_t max_bytes) {
   auto too_large = [&](const std::string& size) {
     return CaptureError(CaptureError::Kind::kTooLarge,
-                        "request body of " + size + " is larger than max_body_bytes=" +
+                        "request body" + size + " is larger than max_body_bytes=" +
                             std::to_string(max_bytes) + "; send fewer events per request");
   };
   int64_t declared = request.getContentLength64();
-  if (declared > max_bytes) throw too_large(std::to_string(declared) + " bytes");
+  if (declared > max_bytes) throw too_large(" of " + std::to_string(declared) + " bytes");
   // RFC 9112 section 6.3: a request with neither Content-Length nor chunked
   // Transfer-Encoding has no body. Poco would read until the client closes
   // the connection, which a keep-alive client never does.
@@ -74,7 +74,7 @@ std::string ReadBody(HTTPServerRequest& request, int64_t max_bytes) {
   while (in) {
     in.read(buffer.data(), buffer.size());
     body.append(buffer.data(), static_cast<size_t>(in.gcount()));
-    if (static_cast<int64_t>(body.size()) > max_bytes) throw too_large("more bytes");
+    if (static_cast<int64_t>(body.size()) > max_bytes) throw too_large("");
   }
   return body;
 }
