@@ -82,8 +82,12 @@ std::vector<ClaimedEvent> EventQueue::Claim(int max) {
     return a.due_at_ms != b.due_at_ms ? a.due_at_ms < b.due_at_ms : a.id < b.id;
   });
   for (ClaimedEvent& event : claimed) {
+    // An operator's retry or replay starts a fresh contact wait window, so
+    // only 404s since the last of those count.
     SQLite::Statement count(*db_,
-        "SELECT COUNT(*) FROM delivery_attempts WHERE event_id = ? AND outcome = 'contact_missing'");
+        "SELECT COUNT(*) FROM delivery_attempts WHERE event_id = ?1 AND outcome = 'contact_missing' "
+        "AND started_at_ms >= COALESCE((SELECT MAX(at_ms) FROM event_history "
+        " WHERE event_id = ?1 AND action IN ('retried', 'replayed')), 0)");
     count.bind(1, event.id);
     count.executeStep();
     event.contact_missing_attempts = count.getColumn(0).getInt();

@@ -23,7 +23,8 @@ struct ClaimedEvent {
   int64_t created_at = 0;              // Unix seconds, sent unchanged on every attempt
   int64_t due_at_ms = 0;               // next_attempt_at_ms when claimed
   int attempts = 0;                    // attempts counted towards retry_schedule so far
-  int contact_missing_attempts = 0;    // earlier 404 not_found responses
+  // Earlier 404 not_found responses since the last operator retry or replay.
+  int contact_missing_attempts = 0;
   int64_t lease_expires_at_ms = 0;
   bool probe = false;                  // sent while paused to test the token
 };

@@ -102,6 +102,26 @@ TEST_F(EventQueueTest, ConcurrentClaimersGetDistinctRows) {
   EXPECT_EQ(all.size(), 400u);
 }
 
+TEST_F(EventQueueTest, CountsContactMissingSinceRetry) {
+  int64_t id = InsertDue(kNow);
+  std::string event = std::to_string(id);
+  db_->exec("INSERT INTO delivery_attempts (event_id, attempt, started_at_ms, duration_ms, outcome) "
+            "VALUES (" + event + ", 1, 100, 1, 'contact_missing'), (" + event +
+            ", 2, 200, 1, 'contact_missing'), (" + event + ", 3, 300, 1, 'retry')");
+  EventQueue queue(config_.queue, "w1", clock_, Milliseconds(60000));
+  std::vector<ClaimedEvent> claimed = queue.Claim(1);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].contact_missing_attempts, 2);
+  EXPECT_EQ(queue.ReleaseOwned(), 1);
+
+  // An operator retry at 150 leaves the 404 at 100 out of the count.
+  db_->exec("INSERT INTO event_history (event_id, at_ms, action) VALUES (" + event +
+            ", 150, 'retried')");
+  claimed = queue.Claim(1);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].contact_missing_attempts, 1);
+}
+
 TEST_F(EventQueueTest, DataVersionChangesOnOtherCommit) {
   EventQueue queue(config_.queue, "w1", clock_, Milliseconds(60000));
   int64_t before = queue.DataVersion();
