@@ -111,7 +111,14 @@ class FakeIntercom::RequestHandler : public Poco::Net::HTTPRequestHandler {
     response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
     for (const auto& [name, value] : answer.headers) response.set(name, value);
     response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
-    response.send() << answer.body;
+    std::ostream& body = response.send();
+    body << answer.body;
+    body.flush();
+    if (answer.close_after_response) {
+      Poco::Net::StreamSocket socket =
+          static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket();
+      socket.close();
+    }
   }
 
  private:

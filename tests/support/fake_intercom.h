@@ -25,6 +25,9 @@ struct FakeResponse {
   std::string body;
   std::chrono::milliseconds delay{0};  // wait this long before responding
   bool reset_connection = false;       // drop the connection (TCP RST) with no response
+  // Close the connection right after this response although it promised
+  // keep-alive, as a server that drops idle connections does.
+  bool close_after_response = false;
 
   // An Intercom error.list response: {"type": "error.list", "request_id": ...,
   // "errors": [{"code": code, "message": message}]}.

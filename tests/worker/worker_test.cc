@@ -123,6 +123,26 @@ TEST_F(WorkerTest, ReusesOneConnection) {
   for (const auto& request : requests) EXPECT_EQ(request.client_address, requests[0].client_address);
 }
 
+TEST_F(WorkerTest, ReconnectsWhenServerDropsIdleConnection) {
+  config_.worker.concurrency = 1;
+  FakeResponse closing;
+  closing.close_after_response = true;
+  fake_.Enqueue(closing);
+  int64_t first = InsertFor("ann@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitForState(first, "delivered"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the close reaches the client
+  int64_t second = InsertFor("bob@example.com");
+  ASSERT_TRUE(WaitForState(second, "delivered"));
+  // The stale connection costs no failed attempt: one row each.
+  EXPECT_EQ(Attempts(first).size(), 1u);
+  ASSERT_EQ(Attempts(second).size(), 1u);
+  EXPECT_EQ(Attempts(second)[0].outcome, "delivered");
+  std::vector<testing::RecordedRequest> requests = fake_.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[0].client_address, requests[1].client_address);
+}
+
 TEST_F(WorkerTest, SkipsWithReasonAndNoRequest) {
   config_.intercom.ignored_email_domains = {"example.org"};
   TestEvent pageview;
