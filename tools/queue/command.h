@@ -50,9 +50,9 @@ struct ParsedArgs {
   std::vector<std::string> Values(const std::string& name) const;
 };
 
-// What every command runs with. The connection is opened by main before the
-// command runs, except for commands that open it themselves (see
-// CommandSpec::opens_database). Single-threaded: one connection, one thread.
+// The state every command runs with: the configuration, a connection that
+// main opens before the command runs, a clock and the output streams.
+// Single-threaded: one connection, one thread.
 struct Context {
   Config config;
   std::unique_ptr<SQLite::Database> db;

@@ -35,6 +35,9 @@ struct SourceEvent {
   std::string json;
 };
 
+// NOTE: the whole file is read, and every event normalised, before the first
+// insert, so memory use is a few times the file size. Split exports of
+// several GB with `split -l` (NDJSON) before importing them.
 std::string ReadInput(const std::string& path) {
   std::ostringstream text;
   if (path == "-") {
