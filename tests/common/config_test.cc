@@ -203,6 +203,10 @@ TEST(ConfigTest, ExampleFileParsesToDefaults) {
   EXPECT_EQ(example.worker.lease, defaults.worker.lease);
   EXPECT_EQ(example.worker.retention, defaults.worker.retention);
   EXPECT_EQ(example.worker.rate_limit_per_minute, defaults.worker.rate_limit_per_minute);
+  EXPECT_EQ(example.intercom.metadata_separator, defaults.intercom.metadata_separator);
+  EXPECT_EQ(example.worker.pause_probe_interval, defaults.worker.pause_probe_interval);
+  EXPECT_EQ(example.worker.pause_log_interval, defaults.worker.pause_log_interval);
+  EXPECT_EQ(example.worker.prune_interval, defaults.worker.prune_interval);
 }
 
 }  // namespace
