@@ -5,9 +5,8 @@
 namespace connector::queue_tool {
 namespace {
 
-// NOTE: the worker counts a retried event's earlier contact_missing attempts
-// from delivery_attempts, so an event that failed because the contact never
-// appeared gets no new contact wait window and fails again on the next 404.
+// The worker reads the "retried" history row's at_ms to start a fresh contact
+// wait window, so a retried event gets its full contact_missing schedule again.
 Transition RetryTransition() {
   Transition transition;
   transition.command = "retry";
