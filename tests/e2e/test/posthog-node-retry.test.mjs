@@ -31,14 +31,17 @@ function uuidsOf(exchange) {
   return capturedEvents([exchange]).map((captured) => captured.event.uuid);
 }
 
-// Checks that the batch was sent twice with the same uuids and that each
-// uuid is one row.
+// Checks that the batch was sent again with the same uuids and that each
+// uuid is one row. A slow machine may make posthog-node send it a third time,
+// which must not add rows either.
 async function assertResentWithoutDuplicates(stack, exchanges, label) {
-  assert.equal(exchanges.length, 2, `posthog-node sends the batch twice: ` +
-               exchanges.map((e) => `${e.status}->${e.sentStatus}`).join(', '));
-  const [firstUuids, secondUuids] = exchanges.map(uuidsOf);
+  assert.ok(exchanges.length >= 2, 'posthog-node sends the batch again: ' +
+            exchanges.map((e) => `${e.status}->${e.sentStatus}`).join(', '));
+  const [firstUuids, ...resentUuids] = exchanges.map(uuidsOf);
   assert.equal(firstUuids.length, 3);
-  assert.deepEqual(secondUuids, firstUuids, 'the resent batch carries the same uuids');
+  for (const uuids of resentUuids) {
+    assert.deepEqual(uuids, firstUuids, 'a resent batch carries the same uuids');
+  }
 
   const rows = (await events(stack.db)).filter((row) => row.event.startsWith(`${label}_`));
   assert.deepEqual(rows.map((row) => row.uuid).sort(), [...firstUuids].sort(),

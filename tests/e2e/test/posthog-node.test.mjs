@@ -117,4 +117,9 @@ describe('posthog-node', () => {
       assert.equal(request.headers.authorization, 'Bearer e2e-test-token');
     }
   });
+
+  test('binaries stop cleanly on SIGTERM', async () => {
+    assert.equal(await stack.worker.child.stop(), 0, `worker exit code\n${stack.logs()}`);
+    assert.equal(await stack.ingest.child.stop(), 0, `ingest exit code\n${stack.logs()}`);
+  });
 });
