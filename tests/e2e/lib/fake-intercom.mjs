@@ -49,6 +49,7 @@ export class FakeIntercom {
         path: request.url.split('?')[0],
         url: request.url,
         headers: request.headers,
+        receivedAtMs: Date.now(),
         body,
         json: undefined,
       };
