@@ -203,6 +203,11 @@ void ReadIngest(SectionReader& reader, IngestConfig& ingest) {
   reader.Integer("threads", ingest.threads, 1, 1024);
   reader.Integer("max_queued_connections", ingest.max_queued_connections, 1, 65536);
   reader.Integer("max_events_per_request", ingest.max_events_per_request, 1, 1000000);
+  reader.String("metrics_listen", ingest.metrics_listen);
+  if (!ingest.metrics_listen.empty() && ingest.metrics_listen.rfind(':') == std::string::npos) {
+    reader.Fail("metrics_listen", toml::value<std::string>(ingest.metrics_listen),
+                "HOST:PORT such as \"127.0.0.1:9464\", or \"\" to serve no metrics");
+  }
 }
 
 void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
@@ -259,6 +264,10 @@ void ReadWorker(SectionReader& reader, WorkerConfig& worker) {
   reader.Duration("pause_log_interval", worker.pause_log_interval, Milliseconds(0));
   reader.Duration("prune_interval", worker.prune_interval, Milliseconds(1));
   reader.String("metrics_listen", worker.metrics_listen);
+  if (!worker.metrics_listen.empty() && worker.metrics_listen.rfind(':') == std::string::npos) {
+    reader.Fail("metrics_listen", toml::value<std::string>(worker.metrics_listen),
+                "HOST:PORT such as \"127.0.0.1:9465\", or \"\" to serve no metrics");
+  }
 }
 
 void ApplyEnvironment(Config& config) {

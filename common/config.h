@@ -37,6 +37,8 @@ struct IngestConfig {
   int threads = 16;                                     // HTTP handler threads
   int max_queued_connections = 256;
   int max_events_per_request = 10000;
+  // HOST:PORT for /metrics and /healthz; empty: not served.
+  std::string metrics_listen = "127.0.0.1:9464";
 };
 
 struct IntercomConfig {
@@ -80,6 +82,7 @@ struct WorkerConfig {
   Milliseconds pause_log_interval{300000};
   // How often delivered and skipped rows older than `retention` are deleted.
   Milliseconds prune_interval{60000};
+  // HOST:PORT for /metrics, /healthz and the status page; empty: not served.
   std::string metrics_listen = "127.0.0.1:9465";
 };
 

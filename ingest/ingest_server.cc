@@ -40,6 +40,7 @@ IngestServer::IngestServer(const Config& config, const Clock& clock)
   context_.config = config_.ingest;
   context_.writer = writer_.get();
   context_.clock = &clock;
+  context_.metrics = &ingest_metrics_;
 
   Poco::Net::ServerSocket socket = Bind(config_.ingest.listen, config_.ingest.max_queued_connections);
   address_ = socket.address().toString();
@@ -93,5 +94,10 @@ void IngestServer::Stop() {
 }
 
 std::string IngestServer::address() const { return address_; }
+
+std::string IngestServer::CheckQueueWritable() {
+  CommitOutcome outcome = writer_->Commit({});
+  return outcome.committed ? "" : outcome.error;
+}
 
 }  // namespace connector

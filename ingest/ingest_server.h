@@ -8,7 +8,9 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/metrics.h"
 #include "ingest/group_commit_writer.h"
+#include "ingest/ingest_metrics.h"
 #include "ingest/request_handlers.h"
 
 namespace connector {
@@ -42,8 +44,17 @@ class IngestServer {
 
   const GroupCommitWriter& writer() const { return *writer_; }
 
+  // The server's metrics, for an OpsServer to render. Thread-safe.
+  MetricsRegistry& metrics() { return metrics_; }
+
+  // Runs an empty write transaction, as GET /healthz does. Returns an empty
+  // string when the queue takes writes, otherwise the error. Thread-safe.
+  std::string CheckQueueWritable();
+
  private:
   Config config_;
+  MetricsRegistry metrics_;
+  IngestMetrics ingest_metrics_{metrics_};
   std::unique_ptr<GroupCommitWriter> writer_;
   IngestContext context_;
   Poco::ThreadPool pool_;

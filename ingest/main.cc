@@ -5,10 +5,12 @@
 
 #include <exception>
 #include <iostream>
+#include <memory>
 
 #include "common/cli.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/ops_server.h"
 #include "ingest/ingest_server.h"
 
 namespace {
@@ -19,8 +21,40 @@ constexpr const char* kUsage =
     "Accepts PostHog capture requests (/batch/, /e/, /i/v0/e/, /capture/, /track/)\n"
     "and PostHog webhook bodies (/webhook), and commits each request's events to the\n"
     "queue database before answering. GET /healthz checks that the queue takes writes.\n"
+    "[ingest] metrics_listen serves Prometheus metrics at /metrics, and /healthz.\n"
     "Stops on SIGTERM or SIGINT after finishing the requests in progress.\n"
     "\n";
+
+// Starts the metrics server on [ingest] metrics_listen, or returns null when
+// it is empty or cannot be bound: metrics must not stop ingest from accepting
+// events, so a busy port is logged as an error and ingest runs without it.
+std::unique_ptr<connector::OpsServer> StartOpsServer(const connector::Config& config,
+                                                     connector::IngestServer& server) {
+  using namespace connector;
+  if (config.ingest.metrics_listen.empty()) return nullptr;
+  auto ops = std::make_unique<OpsServer>(config.ingest.metrics_listen, "[ingest] metrics_listen",
+                                         server.metrics());
+  ops->AddRoute("/healthz", [&server] {
+    std::string error = server.CheckQueueWritable();
+    OpsResponse response;
+    response.content_type = "application/json";
+    if (error.empty()) {
+      response.body = "{\"status\":\"ok\"}";
+    } else {
+      response.status = 503;
+      response.body = "{\"status\":\"unavailable\",\"error\":\"" + JsonEscape(error) + "\"}";
+      response.headers.emplace_back("Retry-After", "1");
+    }
+    return response;
+  });
+  try {
+    ops->Start();
+  } catch (const std::exception& error) {
+    log::Error("metrics_listen_failed", {{"error", error.what()}});
+    return nullptr;
+  }
+  return ops;
+}
 
 }  // namespace
 
@@ -62,10 +96,12 @@ int main(int argc, char** argv) {
     Config config = LoadConfig(flags);
     IngestServer server(config, clock);
     server.Start();
+    std::unique_ptr<OpsServer> ops = StartOpsServer(config, server);
 
     int received = 0;
     sigwait(&stop_signals, &received);
     log::Info("stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    if (ops) ops->Stop();
     server.Stop();
   } catch (const std::exception& error) {
     log::Error("start_failed", {{"error", error.what()}});

@@ -7,6 +7,7 @@
 #include <Poco/URI.h>
 
 #include <array>
+#include <chrono>
 #include <sstream>
 
 #include "common/capture_decoder.h"
@@ -242,7 +243,10 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
 
   // Respond only after the commit, because a 200 promises the events are durable.
   size_t event_count = events.size();
+  auto commit_started = std::chrono::steady_clock::now();
   CommitOutcome outcome = context_.writer->Commit(std::move(events));
+  context_.metrics->commit_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count());
   if (!outcome.committed) {
     response.set("Retry-After", kRetryAfterSeconds);
     Reject(request, response,
@@ -251,6 +255,9 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
                 "); nothing was stored, retry later"});
     return;
   }
+  context_.metrics->requests_accepted.Increment();
+  context_.metrics->events_accepted.Increment(static_cast<uint64_t>(outcome.added));
+  context_.metrics->events_duplicate.Increment(event_count - static_cast<size_t>(outcome.added));
   log::Debug("accepted", {{"client", request.clientAddress().toString()},
                           {"path", path},
                           {"events", event_count},
@@ -304,6 +311,7 @@ void IngestRequestHandler::HandleHealth(HTTPServerRequest& request,
 
 void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse& response,
                                   const Rejection& rejection) {
+  context_.metrics->requests_rejected.WithLabels({rejection.code}).Increment();
   int64_t dropped = context_.rejection_log.Admit(context_.clock->NowMs());
   if (dropped >= 0) {
     log::Warn("rejected", {{"status", static_cast<int>(rejection.status)},

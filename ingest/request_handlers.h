@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/event_normalizer.h"
 #include "ingest/group_commit_writer.h"
+#include "ingest/ingest_metrics.h"
 #include "ingest/rejection_log_limiter.h"
 
 namespace connector {
@@ -21,6 +22,7 @@ struct IngestContext {
   GroupCommitWriter* writer = nullptr;
   EventNormalizer normalizer;
   const Clock* clock = nullptr;
+  IngestMetrics* metrics = nullptr;    // thread-safe; owned by IngestServer
   // Mutable because handlers see the context as const; the limiter locks itself.
   mutable RejectionLogLimiter rejection_log{kMaxRejectionLinesPerSecond};
   // Set by IngestServer::Stop(): each response then closes its connection.

@@ -196,6 +196,7 @@ Completion EventDelivery::Handle(const ClaimedEvent& event, const WaitUntil& wai
         completion.reason = result.summary;
         completion.email = email;
         completion.attempts = std::move(attempts);
+        if (policy_.metrics) policy_.metrics->retries.WithLabels({"rate_limited"}).Increment();
         log::Warn("retry_scheduled", {{"event_id", event.id}, {"status", 429},
                                       {"delay_ms", until - clock.NowMs()},
                                       {"reason", "rate limited"}});
@@ -208,7 +209,12 @@ Completion EventDelivery::Handle(const ClaimedEvent& event, const WaitUntil& wai
 std::optional<HttpResponse> EventDelivery::SendPaced(const std::string& body,
                                                      const WaitUntil& wait_until) {
   if (!wait_until(policy_.limiter.Reserve())) return std::nullopt;
+  if (policy_.metrics) policy_.metrics->in_flight.Add(1);
   HttpResponse response = client_.SubmitEvent(body);
+  if (policy_.metrics) {
+    policy_.metrics->in_flight.Add(-1);
+    policy_.metrics->ObserveResponse(response);
+  }
   ApplyRateLimitHeaders(response);
   return response;
 }
@@ -216,7 +222,12 @@ std::optional<HttpResponse> EventDelivery::SendPaced(const std::string& body,
 std::optional<ContactSearch> EventDelivery::SearchPaced(const std::string& email,
                                                         const WaitUntil& wait_until) {
   if (!wait_until(policy_.limiter.Reserve())) return std::nullopt;
+  if (policy_.metrics) policy_.metrics->in_flight.Add(1);
   ContactSearch search = client_.SearchByEmail(email);
+  if (policy_.metrics) {
+    policy_.metrics->in_flight.Add(-1);
+    policy_.metrics->ObserveResponse(search.response);
+  }
   ApplyRateLimitHeaders(search.response);
   return search;
 }
@@ -224,6 +235,9 @@ std::optional<ContactSearch> EventDelivery::SearchPaced(const std::string& email
 void EventDelivery::ApplyRateLimitHeaders(const HttpResponse& response) {
   std::optional<int64_t> remaining = HeaderInteger(response, "X-RateLimit-Remaining");
   std::optional<int64_t> reset_s = HeaderInteger(response, "X-RateLimit-Reset");
+  if (remaining && policy_.metrics) {
+    policy_.metrics->rate_limit_remaining.Set(static_cast<double>(*remaining));
+  }
   if (remaining && reset_s) policy_.limiter.OnHeaders(*remaining, *reset_s);
 }
 
@@ -274,6 +288,7 @@ Completion EventDelivery::Retry(const ClaimedEvent& event, const std::string& em
   completion.reason = result.summary;
   completion.email = email;
   completion.attempts = std::move(attempts);
+  if (policy_.metrics) policy_.metrics->retries.WithLabels({"transient"}).Increment();
   log::Warn("retry_scheduled", {{"event_id", event.id}, {"attempt", failures},
                                 {"delay_ms", *delay}, {"reason", result.summary}});
   return completion;
@@ -299,6 +314,7 @@ Completion EventDelivery::ContactMissing(const ClaimedEvent& event, const std::s
   completion.reason = reason + " yet";
   completion.email = email;
   completion.attempts = std::move(attempts);
+  if (policy_.metrics) policy_.metrics->retries.WithLabels({"contact_missing"}).Increment();
   log::Warn("retry_scheduled", {{"event_id", event.id}, {"status", 404}, {"delay_ms", *delay},
                                 {"reason", completion.reason}});
   return completion;
@@ -311,6 +327,7 @@ Completion EventDelivery::Paused(const ClaimedEvent& event, const Classification
                       "workspace's region (us, eu or au)";
   bool newly_closed = policy_.gate.Close(cause);
   if (newly_closed) {
+    if (policy_.metrics) policy_.metrics->pauses.Increment();
     log::Error("paused", {{"event_id", event.id}, {"reason", cause}});
   } else if (policy_.gate.ShouldLogAgain()) {
     log::Error("still_paused", {{"event_id", event.id}, {"reason", cause}});

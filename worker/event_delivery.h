@@ -15,6 +15,7 @@
 #include "worker/rate_limiter.h"
 #include "worker/response_classifier.h"
 #include "worker/retry_policy.h"
+#include "worker/worker_metrics.h"
 
 namespace connector {
 
@@ -30,6 +31,7 @@ struct DeliveryPolicy {
   RateLimiter limiter;
   PauseGate gate;
   ContactDirectory contacts;
+  WorkerMetrics* metrics = nullptr;    // set by Worker before its threads start; may stay null
 };
 
 // Takes one claimed event through filters, pacing, the request(s) to

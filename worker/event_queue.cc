@@ -57,7 +57,7 @@ std::vector<ClaimedEvent> EventQueue::Claim(int max) {
         "             WHERE state = 'pending' AND next_attempt_at_ms <= ?3 "
         "             ORDER BY next_attempt_at_ms LIMIT ?4) "
         "RETURNING id, uuid, event, distinct_id, payload, person, created_at, attempts, "
-        "next_attempt_at_ms");
+        "next_attempt_at_ms, received_at_ms");
     lease.bind(1, owner_);
     lease.bind(2, now + lease_.count());
     lease.bind(3, now);
@@ -73,6 +73,7 @@ std::vector<ClaimedEvent> EventQueue::Claim(int max) {
       event.created_at = lease.getColumn(6).getInt64();
       event.attempts = lease.getColumn(7).getInt();
       event.due_at_ms = lease.getColumn(8).getInt64();
+      event.received_at_ms = lease.getColumn(9).getInt64();
       event.lease_expires_at_ms = now + lease_.count();
       claimed.push_back(std::move(event));
     }

@@ -21,6 +21,7 @@ struct ClaimedEvent {
   std::string payload;
   std::optional<std::string> person;
   int64_t created_at = 0;              // Unix seconds, sent unchanged on every attempt
+  int64_t received_at_ms = 0;          // when ingest received it, Unix ms
   int64_t due_at_ms = 0;               // next_attempt_at_ms when claimed
   int attempts = 0;                    // attempts counted towards retry_schedule so far
   // Earlier 404 not_found responses since the last operator retry or replay.

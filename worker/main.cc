@@ -2,10 +2,12 @@
 
 #include <csignal>
 #include <iostream>
+#include <memory>
 
 #include "common/cli.h"
 #include "common/database.h"
 #include "common/log.h"
+#include "common/ops_server.h"
 #include "worker/worker.h"
 
 namespace {
@@ -17,8 +19,63 @@ const char kUsage[] =
     "Intercom's POST /events, recording every attempt. Without an API token\n"
     "(intercom.api_key or INTERCOM_API_KEY) it writes each request it would send\n"
     "as one JSON line to worker.dry_run_file and treats it as delivered.\n"
+    "worker.metrics_listen serves Prometheus metrics at /metrics, /healthz (503 while\n"
+    "delivery is paused for a rejected token) and a status page at /.\n"
     "Stops cleanly on SIGTERM or SIGINT.\n"
     "\n";
+
+// Builds the GET /healthz response: 200 while delivering, 503 while delivery is paused
+// because Intercom rejects the token, so a supervisor or load balancer sees
+// a worker that cannot deliver anything.
+connector::OpsResponse HealthResponse(const connector::Worker& worker) {
+  using connector::JsonEscape;
+  connector::PauseState pause = worker.pause_state();
+  connector::OpsResponse response;
+  response.content_type = "application/json";
+  if (!pause.paused) {
+    response.body = "{\"status\":\"ok\"}";
+    return response;
+  }
+  response.status = 503;
+  response.body = "{\"status\":\"paused\",\"error\":\"" + JsonEscape(pause.cause) + "\"}";
+  return response;
+}
+
+// Starts the server on worker.metrics_listen, or returns null when it is
+// empty or cannot be bound: metrics must not stop delivery, so a busy port is
+// logged as an error and the worker runs without it.
+std::unique_ptr<connector::OpsServer> StartOpsServer(const connector::Config& config,
+                                                     connector::Worker& worker) {
+  using namespace connector;
+  if (config.worker.metrics_listen.empty()) return nullptr;
+  auto ops = std::make_unique<OpsServer>(config.worker.metrics_listen, "[worker] metrics_listen",
+                                         worker.metrics());
+  ops->AddRoute("/healthz", [&worker] { return HealthResponse(worker); });
+  ops->AddRoute("/status.json", [&worker] {
+    OpsResponse response;
+    response.content_type = "application/json";
+    response.body = StatusJson(worker.ReadStatus(), worker.pause_state(), worker.id());
+    return response;
+  });
+  ops->AddRoute("/", [] {
+    OpsResponse response;
+    response.content_type = "text/html; charset=utf-8";
+    response.body = StatusPageHtml();
+    // The page runs only its own inline script and reads only this server.
+    response.headers.emplace_back(
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self'");
+    return response;
+  });
+  try {
+    ops->Start();
+  } catch (const std::exception& error) {
+    log::Error("metrics_listen_failed", {{"error", error.what()}});
+    return nullptr;
+  }
+  return ops;
+}
 
 }  // namespace
 
@@ -49,6 +106,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A client that closes its connection early (a scraper timing out, a
+  // browser leaving the status page) must not kill the worker with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
 
   connector::log::Setup(flags.log_level);
   try {
@@ -57,10 +117,12 @@ int main(int argc, char** argv) {
     connector::SystemRandom random;
     connector::Worker worker(config, clock, random);
     worker.Start();
+    std::unique_ptr<connector::OpsServer> ops = StartOpsServer(config, worker);
 
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
     connector::log::Info("signal", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    if (ops) ops->Stop();
     worker.Stop();
   } catch (const connector::ConfigError& error) {
     std::cerr << "intercom-worker: " << error.what() << "\n";

@@ -54,8 +54,11 @@ TransportFactory Worker::DefaultFactory() {
 void Worker::Start() {
   if (!factory_) factory_ = DefaultFactory();
   policy_ = std::make_unique<DeliveryPolicy>(config_, clock_, random_);
+  policy_->metrics = &worker_metrics_;
   queue_ = std::make_unique<EventQueue>(config_.queue, id_, clock_, config_.worker.lease);
   recorder_ = std::make_unique<DeliveryRecorder>(config_.queue, id_, clock_);
+  status_reader_ = std::make_unique<QueueStatusReader>(config_.queue, clock_);
+  metrics_.AddScrapeHook([this] { UpdateScrapedGauges(); });
   for (int i = 0; i < config_.worker.concurrency; ++i) {
     deliveries_.push_back(std::make_unique<EventDelivery>(config_.intercom, config_.worker.lease, *policy_, factory_()));
   }
@@ -236,6 +239,7 @@ void Worker::DeliveryLoop(size_t index) {
         completion.next_attempt_at_ms = clock_.NowMs() + config_.worker.lease.count();
       }
     }
+    CountCompletion(event, completion);
     recorder_->Submit(std::move(completion));
 
     std::lock_guard<std::mutex> lock(mutex_);
@@ -246,6 +250,49 @@ void Worker::DeliveryLoop(size_t index) {
   --running_deliveries_;
   changed_.notify_all();
 }
+
+void Worker::CountCompletion(const ClaimedEvent& event, const Completion& completion) {
+  std::string outcome = completion.state;
+  if (!completion.attempts.empty()) {
+    outcome = completion.attempts.back().outcome;
+  } else if (completion.state == "pending") {
+    outcome = "released";
+  }
+  worker_metrics_.deliveries.WithLabels({outcome}).Increment();
+  if (completion.state == "delivered" && event.received_at_ms > 0) {
+    int64_t latency_ms = std::max<int64_t>(0, clock_.NowMs() - event.received_at_ms);
+    worker_metrics_.delivery_latency.Observe(static_cast<double>(latency_ms) / 1000.0);
+  }
+}
+
+void Worker::UpdateScrapedGauges() {
+  worker_metrics_.paused.Set(policy_->gate.IsOpen() ? 0.0 : 1.0);
+  // A failed read leaves the previous values, so a locked or busy database
+  // does not turn a scrape into an error.
+  try {
+    QueueStatus status = status_reader_->Read();
+    for (const auto& [state, count] : status.events_by_state) {
+      worker_metrics_.queue_events.WithLabels({state}).Set(static_cast<double>(count));
+    }
+    double age_s = 0;
+    if (status.oldest_pending_received_ms) {
+      age_s = static_cast<double>(std::max<int64_t>(
+                  0, status.read_at_ms - *status.oldest_pending_received_ms)) / 1000.0;
+    }
+    worker_metrics_.oldest_pending_age.Set(age_s);
+  } catch (const std::exception& error) {
+    log::Warn("queue_status_failed", {{"error", error.what()}});
+  }
+}
+
+PauseState Worker::pause_state() const {
+  PauseState state;
+  state.paused = !policy_->gate.IsOpen();
+  if (state.paused) state.cause = policy_->gate.cause();
+  return state;
+}
+
+QueueStatus Worker::ReadStatus() { return status_reader_->Read(); }
 
 void Worker::SleepFor(Milliseconds duration) {
   std::unique_lock<std::mutex> lock(mutex_);

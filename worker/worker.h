@@ -12,11 +12,15 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/metrics.h"
 #include "worker/delivery_recorder.h"
 #include "worker/event_delivery.h"
 #include "worker/event_queue.h"
 #include "worker/http_transport.h"
+#include "worker/queue_status.h"
 #include "worker/random.h"
+#include "worker/status_page.h"
+#include "worker/worker_metrics.h"
 
 namespace connector {
 
@@ -50,6 +54,18 @@ class Worker {
 
   const std::string& id() const { return id_; }
 
+  // The worker's metrics, for an OpsServer to render. Queue gauges are read
+  // from the database on scrape once Start() has run. Thread-safe.
+  MetricsRegistry& metrics() { return metrics_; }
+
+  // Whether delivery is paused for a rejected token, and why. Call after
+  // Start(). Thread-safe.
+  PauseState pause_state() const;
+
+  // Reads the queue for the status page (cached for a second). Call after
+  // Start(). Thread-safe; throws SQLite::Exception when the queries fail.
+  QueueStatus ReadStatus();
+
  private:
   void ClaimLoop();
   void DeliveryLoop(size_t index);
@@ -60,6 +76,8 @@ class Worker {
   void SleepFor(Milliseconds duration);
   void IdleWait(int64_t& data_version);
   void MaybePrune(int64_t& next_prune_ms);
+  void CountCompletion(const ClaimedEvent& event, const Completion& completion);
+  void UpdateScrapedGauges();
   TransportFactory DefaultFactory();
 
   Config config_;
@@ -67,11 +85,14 @@ class Worker {
   Random& random_;
   TransportFactory factory_;
   std::string id_;
+  MetricsRegistry metrics_;
+  WorkerMetrics worker_metrics_{metrics_};
 
   std::unique_ptr<DryRunFile> dry_run_file_;
   std::unique_ptr<DeliveryPolicy> policy_;
   std::unique_ptr<EventQueue> queue_;          // claimer thread only (and Stop, after it ends)
   std::unique_ptr<DeliveryRecorder> recorder_;
+  std::unique_ptr<QueueStatusReader> status_reader_;  // its own connection; thread-safe
   std::vector<std::unique_ptr<EventDelivery>> deliveries_;  // one per delivery thread
 
   std::mutex mutex_;

@@ -46,6 +46,8 @@ WorkerFixture::WorkerFixture() {
   config_.worker.shutdown_timeout = Milliseconds(3000);
   config_.worker.pause_probe_interval = Milliseconds(1000);
   config_.worker.dry_run_file = dir_.File("requests.ndjson");
+  // Port 0: parallel tests must not compete for the default metrics port.
+  config_.worker.metrics_listen = "127.0.0.1:0";
   db_ = OpenQueue(config_.queue);
 }
 
@@ -144,7 +146,8 @@ std::string WorkerFixture::WriteConfigFile() {
       << "\njitter = 0\nrate_limit_per_minute = " << config_.worker.rate_limit_per_minute
       << "\nidle_poll = " << Quoted(FormatDuration(config_.worker.idle_poll))
       << "\nshutdown_timeout = " << Quoted(FormatDuration(config_.worker.shutdown_timeout))
-      << "\ndry_run_file = " << Quoted(config_.worker.dry_run_file) << "\n";
+      << "\ndry_run_file = " << Quoted(config_.worker.dry_run_file)
+      << "\nmetrics_listen = " << Quoted(config_.worker.metrics_listen) << "\n";
   return path;
 }
 
