@@ -88,8 +88,7 @@ export function writePatchedSpec(dir) {
 export async function startPrism(specFile) {
   const child = new Child('prism', prismBin,
                           ['mock', '--host', '127.0.0.1', '--port', '0', specFile], {
-                            env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0',
-                                   SCARF_ANALYTICS: 'false' },
+                            env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
                           });
   // Loading the 35,000-line description takes a few seconds on two cores.
   const match = await child.waitForOutput(/Prism is listening on http:\/\/127\.0\.0\.1:(\d+)/, 90000);
