@@ -21,6 +21,7 @@ int64_t RateLimiter::Reserve() {
   }
   double slot = std::max({static_cast<double>(now), next_slot_ms_,
                           static_cast<double>(blocked_until_ms_)});
+  last_slot_ms_ = slot;
   next_slot_ms_ = slot + interval_ms_;
   return static_cast<int64_t>(std::ceil(slot));
 }
@@ -39,7 +40,11 @@ void RateLimiter::OnHeaders(int64_t remaining, int64_t reset_s) {
   double header_interval = static_cast<double>(reset_ms - now) / static_cast<double>(remaining);
   // The configured limit still applies when it is the stricter one.
   interval_ms_ = std::max(header_interval, configured_interval_ms_);
-  next_slot_ms_ = std::min(next_slot_ms_, static_cast<double>(now) + interval_ms_);
+  // The new pace counts from the last slot handed out, not from now: other
+  // delivery threads already hold the slots before it, and measuring from
+  // now would give the next caller a slot among theirs, so the worker would
+  // send up to `concurrency` times faster than the pace.
+  next_slot_ms_ = last_slot_ms_ + interval_ms_;
 }
 
 void RateLimiter::BlockUntil(int64_t until_ms) {

@@ -35,6 +35,7 @@ class RateLimiter {
   const double configured_interval_ms_;  // 0: unlimited
   std::mutex mutex_;
   double interval_ms_;                    // current spacing between slots
+  double last_slot_ms_ = 0;               // the latest slot Reserve() returned
   double next_slot_ms_ = 0;
   int64_t window_end_ms_ = 0;             // when the header-derived pace expires
   int64_t blocked_until_ms_ = 0;

@@ -67,6 +67,18 @@ TEST(RateLimiterTest, SpreadsRemainingUntilReset) {
   EXPECT_EQ(limiter.Reserve(), 1'001'000);
 }
 
+TEST(RateLimiterTest, HeadersKeepSlotsAlreadyHandedOut) {
+  FakeClock clock(1'000'000);
+  RateLimiter limiter(600, clock);  // one every 100 ms
+  EXPECT_EQ(limiter.Reserve(), 1'000'000);
+  EXPECT_EQ(limiter.Reserve(), 1'000'100);
+  EXPECT_EQ(limiter.Reserve(), 1'000'200);
+  // A response with plenty left: the configured pace still applies, after
+  // the slots other threads already hold.
+  limiter.OnHeaders(/*remaining=*/1000, /*reset_s=*/1'010);
+  EXPECT_EQ(limiter.Reserve(), 1'000'300);
+}
+
 TEST(RateLimiterTest, WaitsForResetWhenWindowSpent) {
   FakeClock clock(1'000'000);
   RateLimiter limiter(10000, clock);
