@@ -80,7 +80,7 @@ function childEnvironment() {
 export function connectorConfig(dir, { intercomUrl, overrides = {} } = {}) {
   const config = {
     queue: { path: dir.file('queue.db'), busy_timeout: '2s' },
-    ingest: { listen: '127.0.0.1:0', threads: 4 },
+    ingest: { listen: '127.0.0.1:0', threads: 4, metrics_listen: '127.0.0.1:0' },
     intercom: {
       api_key: 'e2e-test-token',
       base_url: intercomUrl,
