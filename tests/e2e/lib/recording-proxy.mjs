@@ -68,7 +68,7 @@ export class RecordingProxy {
     if (spoiled?.status) {
       exchange.sentStatus = spoiled.status;
       response.writeHead(spoiled.status, { 'content-type': 'application/json' });
-      response.end('{"error":"spoiled by the test proxy"}');
+      response.end(JSON.stringify(spoiled.body ?? { error: 'spoiled by the test proxy' }));
       return;
     }
     exchange.sentStatus = upstream.status;

@@ -1,7 +1,9 @@
 // Contract suite: intercom-worker against Stoplight Prism mocking Intercom's
 // OpenAPI description. Prism responds 422 to any request that breaks the
 // description, so every request the worker sends must come back 2xx.
-// Prism cannot produce 404, 429 or 5xx; the fake Intercom covers those.
+// Prism cannot produce 404, 409, 429 or 5xx. The fake Intercom covers those,
+// except that this suite turns one 202 into a 409 on its way back, so that
+// the worker's contact search also goes to Prism.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -109,6 +111,17 @@ describe('Intercom contract', { skip }, () => {
     const worker = await startWorker(dir, config);
     children.push(worker.child);
 
+    // Email alone cannot address a contact whose email several contacts
+    // share: Intercom responds 409, and the worker searches /contacts/search.
+    // Prism's example search result is empty, so that event then fails.
+    proxy.spoil = (exchange) => {
+      const email = exchange.path === '/events' ? JSON.parse(exchange.body).email : undefined;
+      if (email !== 'shared@example.com') return undefined;
+      return { status: 409, body: { type: 'error.list', request_id: 'test-409',
+                                    errors: [{ code: 'conflict',
+                                               message: 'Multiple existing users match' }] } };
+    };
+
     const client = new PostHog('phc_contract', { host: ingest.url, flushAt: 100, flushInterval: 0 });
     client.identify({ distinctId: 'user-1', properties: { $set: { email: 'ada@example.com' } } });
     client.capture({
@@ -133,12 +146,14 @@ describe('Intercom contract', { skip }, () => {
     client.capture({ distinctId: 'user-2', event: 'order_completed',
                      properties: { email: 'lin@example.com', plan: 'team' } });
     client.capture({ distinctId: 'user-3', event: 'page_viewed', properties: { path: '/' } });
+    client.capture({ distinctId: 'user-4', event: 'order_completed',
+                     properties: { email: 'shared@example.com' } });
     await withTimeout('posthog-node shutdown', client.shutdown(), 30000);
 
     const db = config.queue.path;
-    const triggering = await waitFor('the three triggering events to be delivered or failed', async () => {
+    const triggering = await waitFor('the four triggering events to be delivered or failed', async () => {
       const rows = (await events(db)).filter((row) => row.event !== 'page_viewed');
-      return rows.length === 3 && rows.every((row) => ['delivered', 'failed'].includes(row.state)) &&
+      return rows.length === 4 && rows.every((row) => ['delivered', 'failed'].includes(row.state)) &&
              rows;
     }, { timeoutMs: 30000 });
 
@@ -150,7 +165,10 @@ describe('Intercom contract', { skip }, () => {
       [], 'Prism rejected requests from the worker');
     const eventPosts = sent.filter((exchange) => exchange.method === 'POST' &&
                                                  exchange.path === '/events');
-    assert.equal(eventPosts.length, 3, 'one POST /events per triggering event');
+    assert.equal(eventPosts.length, 4, 'one POST /events per triggering event');
+    const searches = sent.filter((exchange) => exchange.path === '/contacts/search');
+    assert.equal(searches.length, 1, 'one contact search, after the 409');
+    assert.equal(searches[0].status, 200, `search rejected: ${searches[0].responseBody}`);
     const metadataValues = eventPosts.flatMap(
       (exchange) => Object.values(JSON.parse(exchange.body).metadata ?? {}));
     assert.ok(metadataValues.some((value) => typeof value !== 'string'),
@@ -161,14 +179,16 @@ describe('Intercom contract', { skip }, () => {
       assert.match(exchange.headers.accept ?? '', /application\/json/);
     }
 
-    for (const row of triggering) {
+    const conflicted = triggering.filter((row) => row.distinct_id === 'user-4');
+    assert.deepEqual(conflicted.map((row) => row.state), ['failed']);
+    for (const row of triggering.filter((candidate) => candidate.distinct_id !== 'user-4')) {
       assert.equal(row.state, 'delivered', `${row.event} ${row.uuid}: ${row.reason}`);
     }
     const attempts = await deliveryAttempts(db);
-    assert.equal(attempts.length, 3, 'one delivery attempt per triggering event');
+    assert.equal(attempts.length, 4, 'one delivery attempt per triggering event');
     for (const attempt of attempts) {
-      assert.equal(attempt.outcome, 'delivered', `attempt for ${attempt.uuid}`);
-      assert.equal(attempt.http_status, 202, `attempt for ${attempt.uuid}`);
+      const expected = attempt.uuid === conflicted[0].uuid ? ['failed', 409] : ['delivered', 202];
+      assert.deepEqual([attempt.outcome, attempt.http_status], expected, `attempt for ${attempt.uuid}`);
     }
   });
 });
