@@ -1,0 +1,123 @@
+// Remote faults that tests/worker does not already script: 502 and 503,
+// error bodies that are empty or not JSON, and a certificate that is
+// rejected until ca_file names it. After each fault the same worker must
+// still deliver a new event.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/worker/fakes.h"
+#include "tests/worker/worker_fixture.h"
+#include "worker/worker.h"
+
+namespace connector {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::FakeClock;
+using testing::FakeResponse;
+using testing::FixedRandom;
+using testing::TestEvent;
+
+constexpr int64_t kStart = 1'700'000'000'000;
+
+class RemoteFault : public testing::WorkerFixture {
+ protected:
+  void TearDown() override {
+    if (worker_) worker_->Stop();
+  }
+
+  void StartWorker() {
+    worker_ = std::make_unique<Worker>(config_, clock_, random_);
+    worker_->Start();
+  }
+
+  int64_t InsertFor(const std::string& email) {
+    TestEvent event;
+    event.distinct_id = email;
+    event.next_attempt_at_ms = clock_.NowMs();
+    event.updated_at_ms = clock_.NowMs();
+    return Insert(event);
+  }
+
+  FakeClock clock_{kStart};
+  FixedRandom random_{0.5};
+  std::unique_ptr<Worker> worker_;
+};
+
+FakeResponse Plain(int status, const std::string& body, const std::string& content_type) {
+  FakeResponse response;
+  response.status = status;
+  response.body = body;
+  if (!content_type.empty()) response.headers.emplace_back("Content-Type", content_type);
+  return response;
+}
+
+TEST_F(RemoteFault, ErrorBodiesEndInDocumentedState) {
+  struct Case {
+    FakeResponse response;
+    std::string state;    // the event's state after the one attempt
+    std::string outcome;  // delivery_attempts.outcome
+    std::string reason;   // events.reason, exactly
+  };
+  const std::string html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+  const Case cases[] = {
+      {FakeResponse::Error(502, "server_error", "Bad gateway"), "pending", "retry",
+       "HTTP 502 server_error: Bad gateway"},
+      {Plain(502, html, "text/html"), "pending", "retry", "HTTP 502"},
+      {FakeResponse::Error(503, "service_unavailable", "Try later"), "pending", "retry",
+       "HTTP 503 service_unavailable: Try later"},
+      {Plain(503, "", ""), "pending", "retry", "HTTP 503"},
+      {Plain(500, "{\"errors\": [", "application/json"), "pending", "retry", "HTTP 500"},
+      {Plain(400, "", ""), "failed", "failed", "HTTP 400"},
+      {Plain(422, "Unprocessable", "text/plain"), "failed", "failed", "HTTP 422"},
+      {Plain(422, R"({"type":"error.list"})", "application/json"), "failed", "failed",
+       "HTTP 422"},
+  };
+  StartWorker();
+  int index = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE("case " + std::to_string(index) + ": HTTP " + std::to_string(c.response.status) +
+                 " body " + c.response.body);
+    fake_.Enqueue(c.response);
+    int64_t id = InsertFor("fault" + std::to_string(index) + "@example.com");
+    ASSERT_TRUE(WaitFor([&] { return Attempts(id).size() == 1 && Read(id).state != "leased"; }));
+    EXPECT_EQ(Read(id).state, c.state);
+    EXPECT_EQ(Read(id).reason.value_or(""), c.reason);
+    std::vector<testing::AttemptRow> attempts = Attempts(id);
+    EXPECT_EQ(attempts[0].outcome, c.outcome);
+    EXPECT_EQ(attempts[0].http_status, c.response.status);
+
+    // The worker keeps running: the next event goes through.
+    int64_t next = InsertFor("after" + std::to_string(index) + "@example.com");
+    EXPECT_TRUE(WaitForState(next, "delivered"));
+    ++index;
+  }
+}
+
+TEST_F(RemoteFault, UntrustedCertificateThenCaFile) {
+  testing::FakeIntercom secure(testing::FakeIntercom::Scheme::kHttps);
+  config_.intercom.base_url = secure.base_url();
+  int64_t id = InsertFor("ann@example.com");
+
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Attempts(id).size() == 1 && Read(id).state == "pending"; }));
+  EXPECT_EQ(Attempts(id)[0].outcome, "retry");
+  EXPECT_THAT(Read(id).reason.value_or(""), HasSubstr("ertificate"));
+  EXPECT_EQ(secure.RequestCount(), 0u);
+  worker_->Stop();
+  worker_.reset();
+
+  // The operator adds the CA, and the retry scheduled 1 s later is delivered.
+  config_.intercom.ca_file = secure.ca_file();
+  clock_.Advance(1000);
+  StartWorker();
+  ASSERT_TRUE(WaitForState(id, "delivered"));
+  EXPECT_EQ(secure.RequestCount(), 1u);
+  EXPECT_EQ(Read(id).attempts, 2);
+  worker_->Stop();  // before `secure` goes, so no connection is cut mid-use
+  worker_.reset();
+}
+
+}  // namespace
+}  // namespace connector
