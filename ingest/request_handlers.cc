@@ -70,7 +70,9 @@ std::string ReadBody(HTTPServerRequest& request, int64_t max_bytes) {
 
   std::string body;
   if (declared > 0) body.reserve(static_cast<size_t>(declared));
-  std::array<char, 64 * 1024> buffer{};
+  // Not value-initialised: zeroing 64 KiB took about a fifth of the
+  // instructions of a small request, and only the bytes read are used.
+  std::array<char, 64 * 1024> buffer;
   std::istream& in = request.stream();
   while (in) {
     in.read(buffer.data(), buffer.size());
