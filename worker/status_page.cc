@@ -6,7 +6,14 @@
 namespace connector {
 namespace {
 
-std::string Quoted(const std::string& text) { return "\"" + JsonEscape(text) + "\""; }
+// Appends rather than uses operator+, which trips GCC 12's -Wrestrict false
+// positive at -O3 (Release builds with -Werror).
+std::string Quoted(const std::string& text) {
+  std::string quoted = "\"";
+  quoted += JsonEscape(text);
+  quoted += '"';
+  return quoted;
+}
 
 }  // namespace
 
