@@ -329,7 +329,7 @@ TEST_F(LocalFaultWorker, DiskFullNeitherSpinsNorFloodsLog) {
 std::unique_ptr<ChildProcess> HoldWriteLock(const std::string& db_path, int seconds,
                                             const std::string& log_path) {
   auto holder = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"/usr/bin/sqlite3", db_path, "BEGIN IMMEDIATE",
+      std::vector<std::string>{"/usr/bin/sqlite3", db_path, ".timeout 10000", "BEGIN IMMEDIATE",
                                "INSERT INTO event_history (event_id, at_ms, action) "
                                "SELECT id, 0, 'lock_test' FROM events LIMIT 1",
                                ".system sleep " + std::to_string(seconds), "ROLLBACK"},
@@ -351,6 +351,11 @@ std::unique_ptr<ChildProcess> HoldWriteLock(const std::string& db_path, int seco
 TEST_F(LocalFaultWorker, HeldWriteLockEveryoneWaits) {
   constexpr int kLockSeconds = 3;
   ASSERT_EQ(::access("/usr/bin/sqlite3", X_OK), 0) << "the sqlite3 shell is missing";
+  // Event 1 is failed, so only intercom-queue touches it, and 2 to 6 are for the worker.
+  testing::TestEvent failed;
+  failed.distinct_id = "failed@example.com";
+  failed.state = "failed";
+  ASSERT_EQ(Insert(failed), 1);
   InsertEvents(5);
   std::ofstream(dir_.File("ingest.toml")) << IngestConfig(config_.queue.path);
   std::string ingest_log = dir_.File("ingest.log");
@@ -379,13 +384,14 @@ TEST_F(LocalFaultWorker, HeldWriteLockEveryoneWaits) {
   EXPECT_GT(waited_s, kLockSeconds - 1.0) << "ingest answered while the lock was held";
   EXPECT_EQ(skip.WaitForExit(std::chrono::seconds(10)), 0)
       << testing::ReadWholeFile(dir_.File("queue.log"));
-  EXPECT_EQ(holder->WaitForExit(std::chrono::seconds(10)), 0);
+  EXPECT_EQ(holder->WaitForExit(std::chrono::seconds(10)), 0)
+      << testing::ReadWholeFile(dir_.File("sqlite3.log"));
   ASSERT_TRUE(WaitFor(
-      [&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'") == 4; },
+      [&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'") == 5; },
       std::chrono::seconds(15)))
       << testing::ReadWholeFile(dir_.File("worker.log"));
   EXPECT_EQ(Read(1).state, "skipped");
-  EXPECT_EQ(Count("SELECT COUNT(*) FROM events"), 8);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM events"), 9);
   // The three ingested events have no email, so the worker skips them.
   EXPECT_TRUE(WaitFor([&] {
     return Count("SELECT COUNT(*) FROM events WHERE state = 'skipped'") == 4;
