@@ -21,7 +21,7 @@ class BenchFlags {
   int64_t Integer(const std::string& name, int64_t fallback);
   double Number(const std::string& name, double fallback);
 
-  // Throws std::invalid_argument naming the first flag no getter asked for.
+  // Throws std::invalid_argument naming the first flag that no getter requested.
   void RejectUnknown() const;
 
  private:

@@ -1,7 +1,7 @@
 // bench-fake-intercom: plays Intercom's POST /events for the worker benchmarks,
 // in its own process so its CPU time is not charged to the worker.
 //
-// Every request is answered 202 (after --delay-ms), unless --window-limit is
+// Every request gets 202 (after --delay-ms), unless --window-limit is
 // set: then at most that many requests are accepted per --window-seconds
 // window (windows aligned to Unix time, as Intercom's 10 s windows are), each
 // answer carries X-RateLimit-Limit/-Remaining/-Reset, and requests over the
@@ -52,10 +52,11 @@ struct FakeSettings {
   int64_t limit_per_minute = 0;  // sent as X-RateLimit-Limit
 };
 
-// What the fake saw. Thread-safe: every handler thread records into it.
+// Counts and latencies of the requests the fake received. Thread-safe:
+// every handler thread records into it.
 class FakeStats {
  public:
-  // Returns the status to answer and fills the rate-limit headers' values.
+  // Returns the status to send and sets the values for the rate-limit headers.
   int Admit(const FakeSettings& settings, int64_t now_ms, int64_t& remaining, int64_t& reset_s) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++requests_;
@@ -223,7 +224,7 @@ int Run(int argc, char** argv) {
   flags.RejectUnknown();
   if (port_file.empty()) throw std::invalid_argument("missing --port-file=PATH");
 
-  // Block the stop signals before any thread starts, so only sigtimedwait sees them.
+  // Block the stop signals before any thread starts, so only sigtimedwait receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -233,8 +234,8 @@ int Run(int argc, char** argv) {
   FakeStats stats;
   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0), 256);
   auto* params = new Poco::Net::HTTPServerParams;
-  // Each keep-alive connection holds a thread, so allow more than the
-  // worker's largest concurrency.
+  // Each keep-alive connection occupies a thread, so allow more threads
+  // than the worker's largest concurrency.
   params->setMaxThreads(static_cast<int>(threads));
   params->setMaxQueued(256);
   params->setKeepAlive(true);

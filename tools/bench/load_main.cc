@@ -3,10 +3,10 @@
 //
 // Modes:
 //   batch   posthog-node-shaped gzip'd POST /batch/ bodies of --batch-size
-//           $identify events, as fast as each connection gets answers. The
+//           $identify events, as fast as each connection gets responses. The
 //           bodies are built and compressed before the clock starts, so the
 //           generator spends its measured time on HTTP only.
-//   single  one $identify event per POST /e/, as fast as answers come.
+//   single  one $identify event per POST /e/, as fast as responses come.
 //   paced   one event per POST /e/ at --rate events/s in all, spread over
 //           the connections; each event carries bench_sent_us (Unix
 //           microseconds at sending) for the end-to-end latency measurement.
@@ -47,7 +47,7 @@ struct LoadSettings {
 
 // Results of one connection's thread.
 struct ConnectionResult {
-  int64_t ok = 0;        // 200 answers that arrived before the deadline
+  int64_t ok = 0;        // 200 responses that arrived before the deadline
   int64_t events = 0;    // events in those requests
   int64_t errors = 0;    // other statuses and network errors
   std::string first_error;
@@ -167,7 +167,7 @@ class LoadRun {
         std::string answer;
         Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
         auto answered = Clock::now();
-        if (answered > deadline_) break;  // only answers inside the window count
+        if (answered > deadline_) break;  // only responses inside the window count
         if (response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK) {
           ++result.ok;
           result.events += events;

@@ -29,7 +29,7 @@ class PosthogEventFactory {
   std::string IdentifyEvent(uint64_t n, int64_t now_ms, std::string_view extra_properties = "",
                             bool with_token = false) const;
 
-  // Returns a /batch/ body holding `events` (JSON objects), before compression.
+  // Returns a /batch/ body containing `events` (JSON objects), before compression.
   std::string BatchBody(const std::vector<std::string>& events, int64_t now_ms) const;
 
  private:

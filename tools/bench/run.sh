@@ -92,9 +92,9 @@ sleep_until() {
   sleep "$delay"
 }
 
-# Starts a process in the background under `timeout` (so it stops by itself
-# after $1 seconds even if this script dies); its stderr goes to $2. Sets
-# started_pid to the `timeout` process, which passes SIGTERM on, and
+# Starts a process in the background under `timeout`, so it stops by itself
+# after $1 seconds even if this script dies. Its stderr goes to $2.
+# Sets started_pid to the `timeout` process, which passes SIGTERM on, and
 # program_pid to the program itself, for its CPU time and memory.
 start_bounded() {
   local limit="$1" log_file="$2"
@@ -108,7 +108,7 @@ start_bounded() {
     [ -n "$program_pid" ] && return 0
     sleep 0.02
   done
-  echo "run.sh: $1 did not start" >&2
+  echo "run.sh: $1 failed to start within 2 s; see $log_file" >&2
   exit 1
 }
 
@@ -135,7 +135,8 @@ cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"
 }
 
-# Peak and current resident set size of process $1, in MiB.
+# Prints the resident set size of process $1 in MiB: $2 is VmHWM for the
+# peak or VmRSS for the current size.
 rss_mib() { awk -v key="$2:" '$1 == key { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 # Starts the fake Intercom with the given flags; sets fake_pid and fake_url.
@@ -224,7 +225,8 @@ add_row() { rows+=("$1|$2|$3|$4|$5|$6"); }
 # Lines printed under the table: CPU time, per-connection counts, errors.
 details=()
 
-# Prints "met" or "MISSED" for measured ratio $1 against "min X" or "max X".
+# Prints "met" or "MISSED" for ratio $1 against the rule $2 ("min X",
+# "above X" or "max X"), or "smoke" in a smoke run.
 verdict() {
   if [ "$smoke" -eq 1 ]; then echo "smoke"; return; fi
   awk -v r="$1" -v rule="$2" 'BEGIN {
@@ -364,7 +366,7 @@ step_worker_limited() {
   log "worker: fake Intercom enforcing $limit_per_minute/min in ${window_s}s windows, ${limited_s}s"
   fake_flags=(--window-limit="$window_limit" --window-seconds="$window_s")
   worker_run worker-limited $(( smoke ? 2000 : 14000 )) "$limited_s" rate="$limit_per_minute"
-  # The most the fake lets through in the window: whole windows times the
+  # The maximum the fake lets through in the window: whole windows times the
   # window limit, pro rata for a part window (smoke runs only).
   local allowed r v
   allowed=$(awk -v s="$limited_s" -v w="$window_s" -v l="$window_limit" \
