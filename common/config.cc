@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -44,7 +47,7 @@ std::string TypeName(const toml::node& node) {
 }
 
 // Reads one [section] of the file. Each Read* call consumes a key; Finish()
-// rejects the keys nobody consumed, which catches typos such as "reigon".
+// rejects the keys that no call consumed, which catches typos such as "reigon".
 class SectionReader {
  public:
   SectionReader(const std::string& source, const std::string& section, const toml::table* table)
@@ -142,6 +145,16 @@ class SectionReader {
     }
   }
 
+  // Rejects the value of `key` as read from the file, for checks that run
+  // after the value was read. The message gives the key's line when the file
+  // has the key, and `value` otherwise.
+  [[noreturn]] void FailValue(const std::string& key, const std::string& value,
+                              const std::string& accepted) const {
+    const toml::node* node = table_ == nullptr ? nullptr : table_->get(key);
+    if (node != nullptr) Fail(key, *node, accepted);
+    Fail(key, toml::value<std::string>(value), accepted);
+  }
+
   [[noreturn]] void Fail(const std::string& key, const toml::node& node,
                          const std::string& accepted) const {
     throw ConfigError(Where(key, node) + ": invalid value " + Show(node) + " (" + TypeName(node) +
@@ -185,16 +198,16 @@ void ReadQueue(SectionReader& reader, QueueConfig& queue) {
   } else if (synchronous == "normal") {
     queue.synchronous = Synchronous::kNormal;
   } else {
-    reader.Fail("synchronous", toml::value<std::string>(synchronous), "\"full\" or \"normal\"");
+    reader.FailValue("synchronous", synchronous, "\"full\" or \"normal\"");
   }
-  if (queue.path.empty()) reader.Fail("path", toml::value<std::string>(""), "a file path");
+  if (queue.path.empty()) reader.FailValue("path", "", "a file path");
   reader.Duration("busy_timeout", queue.busy_timeout, Milliseconds(0));
 }
 
 void ReadIngest(SectionReader& reader, IngestConfig& ingest) {
   reader.String("listen", ingest.listen);
   if (ingest.listen.rfind(':') == std::string::npos) {
-    reader.Fail("listen", toml::value<std::string>(ingest.listen),
+    reader.FailValue("listen", ingest.listen,
                 "HOST:PORT such as \"127.0.0.1:8000\"");
   }
   reader.Integer("max_body_bytes", ingest.max_body_bytes, 1024, int64_t{1} << 32);
@@ -205,7 +218,7 @@ void ReadIngest(SectionReader& reader, IngestConfig& ingest) {
   reader.Integer("max_events_per_request", ingest.max_events_per_request, 1, 1000000);
   reader.String("metrics_listen", ingest.metrics_listen);
   if (!ingest.metrics_listen.empty() && ingest.metrics_listen.rfind(':') == std::string::npos) {
-    reader.Fail("metrics_listen", toml::value<std::string>(ingest.metrics_listen),
+    reader.FailValue("metrics_listen", ingest.metrics_listen,
                 "HOST:PORT such as \"127.0.0.1:9464\", or \"\" to serve no metrics");
   }
 }
@@ -214,16 +227,25 @@ void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
   reader.String("api_key", intercom.api_key);
   reader.String("region", intercom.region);
   if (!RegionBaseUrl(intercom.region)) {
-    reader.Fail("region", toml::value<std::string>(intercom.region), "\"us\", \"eu\" or \"au\"");
+    reader.FailValue("region", intercom.region, "\"us\", \"eu\" or \"au\"");
   }
   bool european = false;
   reader.Bool("use_european_data_storage", european);
-  if (european) intercom.region = "eu";
+  if (european) {
+    // The flag exists for configurations ported from PostHog's app; together
+    // with another region it is a contradiction, not a preference.
+    if (intercom.region != "us" && intercom.region != "eu") {
+      reader.FailValue("use_european_data_storage", "true",
+                       "false when region = \"" + intercom.region +
+                           "\" (remove one of the two keys)");
+    }
+    intercom.region = "eu";
+  }
   reader.String("base_url", intercom.base_url);
   if (!intercom.base_url.empty()) {
     if (intercom.base_url.rfind("http://", 0) != 0 && intercom.base_url.rfind("https://", 0) != 0) {
-      reader.Fail("base_url", toml::value<std::string>(intercom.base_url),
-                  "a URL starting with https:// (or http:// for a local proxy)");
+      reader.FailValue("base_url", intercom.base_url,
+                       "a URL starting with https:// (or http:// for a local proxy)");
     }
     while (!intercom.base_url.empty() && intercom.base_url.back() == '/') intercom.base_url.pop_back();
   } else {
@@ -240,7 +262,7 @@ void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
   reader.String("metadata_separator", intercom.metadata_separator);
   if (intercom.metadata_separator.empty() ||
       intercom.metadata_separator.find_first_of(".$") != std::string::npos) {
-    reader.Fail("metadata_separator", toml::value<std::string>(intercom.metadata_separator),
+    reader.FailValue("metadata_separator", intercom.metadata_separator,
                 "a non-empty string without '.' or '$', such as \"_\"");
   }
   reader.String("ca_file", intercom.ca_file);
@@ -265,7 +287,7 @@ void ReadWorker(SectionReader& reader, WorkerConfig& worker) {
   reader.Duration("prune_interval", worker.prune_interval, Milliseconds(1));
   reader.String("metrics_listen", worker.metrics_listen);
   if (!worker.metrics_listen.empty() && worker.metrics_listen.rfind(':') == std::string::npos) {
-    reader.Fail("metrics_listen", toml::value<std::string>(worker.metrics_listen),
+    reader.FailValue("metrics_listen", worker.metrics_listen,
                 "HOST:PORT such as \"127.0.0.1:9465\", or \"\" to serve no metrics");
   }
 }
@@ -311,7 +333,9 @@ Config ParseConfig(const std::string& toml_text, const std::string& source) {
     root = toml::parse(toml_text, source);
   } catch (const toml::parse_error& error) {
     throw ConfigError(source + ":" + std::to_string(error.source().begin.line) +
-                      ": invalid TOML: " + std::string(error.description()));
+                      ": invalid TOML: " + std::string(error.description()) +
+                      "; check that line (strings need double quotes, such as "
+                      "path = \"/var/lib/queue.db\")");
   }
 
   Config config;
@@ -347,9 +371,15 @@ Config ParseConfig(const std::string& toml_text, const std::string& source) {
 }
 
 Config LoadConfigFile(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw ConfigError(path + ": is a directory, not a configuration file; give --config the "
+                      "path of a TOML file");
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    throw ConfigError(path + ": cannot read the configuration file; check the --config path");
+    throw ConfigError(path + ": cannot read the configuration file (" + std::strerror(errno) +
+                      "); check the --config path");
   }
   std::stringstream text;
   text << file.rdbuf();

@@ -21,7 +21,9 @@ Poco::Net::ServerSocket Bind(const std::string& listen, int backlog) {
   try {
     Poco::Net::SocketAddress address(listen);
     Poco::Net::ServerSocket socket;
-    socket.bind(address, true);
+    // SO_REUSEADDR without SO_REUSEPORT: a second ingest on the same port must
+    // fail to start rather than share the port and split events between queues.
+    socket.bind(address, true, false);
     socket.listen(backlog);
     return socket;
   } catch (const Poco::Exception& error) {

@@ -109,6 +109,27 @@ TEST(ConfigTest, InvalidValuesRejected) {
   EXPECT_THAT(ErrorFor("[intercom]\ntriggering_events = [1]\n"), HasSubstr("array of strings"));
 }
 
+TEST(ConfigTest, ValueErrorNamesLine) {
+  EXPECT_THAT(ErrorFor("[intercom]\n\nregion = \"europe\"\n"), HasSubstr("test.toml:3: key intercom.region"));
+  EXPECT_THAT(ErrorFor("[ingest]\nlisten = \"localhost\"\n"), HasSubstr("test.toml:2: key ingest.listen"));
+}
+
+TEST(ConfigTest, EuropeanFlagConflictsWithOtherRegion) {
+  std::string error = ErrorFor("[intercom]\nregion = \"au\"\nuse_european_data_storage = true\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:3: key intercom.use_european_data_storage"));
+  EXPECT_THAT(error, HasSubstr("region = \"au\""));
+}
+
+TEST(ConfigTest, DirectoryIsNotAConfigFile) {
+  testing::TempDir dir;
+  try {
+    LoadConfigFile(dir.path());
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("is a directory"));
+  }
+}
+
 TEST(ConfigTest, InvalidTomlNamesLine) {
   EXPECT_THAT(ErrorFor("[queue]\npath = \n"), HasSubstr("test.toml:2: invalid TOML"));
 }
@@ -130,6 +151,7 @@ TEST(ConfigTest, MissingFileNamesPath) {
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& error) {
     EXPECT_THAT(error.what(), HasSubstr("/nonexistent/c.toml"));
+    EXPECT_THAT(error.what(), HasSubstr("No such file"));
   }
 }
 

@@ -85,6 +85,21 @@ TEST_F(IngestServerTest, AddressHasRealPort) {
   EXPECT_GT(port_, 0);
 }
 
+TEST_F(IngestServerTest, PortInUseFailsToStart) {
+  StartServer();
+  Config second = config_;
+  second.ingest.listen = server_->address();
+  second.queue.path = dir_.File("second.db");
+  try {
+    IngestServer other(second, clock_);
+    other.Start();
+    FAIL() << "a second server started on " << second.ingest.listen;
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find(second.ingest.listen), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST_F(IngestServerTest, EveryCaptureRouteWithAndWithoutSlash) {
   StartServer();
   const std::string routes[] = {"/batch", "/e", "/i/v0/e", "/capture", "/track"};
