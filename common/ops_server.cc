@@ -63,7 +63,7 @@ class OpsServer::RequestHandler : public Poco::Net::HTTPRequestHandler {
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
     OpsResponse answer = Answer(request);
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
     response.setContentType(answer.content_type);
     response.set("Cache-Control", "no-store");
     for (const auto& [name, value] : answer.headers) response.set(name, value);
