@@ -51,6 +51,17 @@ TEST(QueueArgsTest, MissingValueNamed) {
   }
 }
 
+TEST(QueueArgsTest, OptionAsValueRejected) {
+  try {
+    ParseArgs(Spec("list"), {"--event", "--since", "2h"});
+    FAIL() << "expected UsageError";
+  } catch (const UsageError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("--event needs a value"));
+    EXPECT_THAT(error.what(), HasSubstr("--since"));
+  }
+  EXPECT_EQ(ParseArgs(Spec("list"), {"--event=--odd"}).options.at("--event").front(), "--odd");
+}
+
 TEST(QueueArgsTest, SwitchWithValueRejected) {
   EXPECT_THROW(ParseArgs(Spec("list"), {"--json=yes"}), UsageError);
 }

@@ -59,8 +59,13 @@ ParsedArgs ParseArgs(const CommandSpec& spec, const std::vector<std::string>& ar
     std::string value;
     if (equals != std::string::npos) {
       value = word.substr(equals + 1);
-    } else if (i + 1 < args.size()) {
+    } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
       value = args[++i];
+    } else if (i + 1 < args.size()) {
+      // "--event --since 2h" most likely lost the event name; taking "--since"
+      // as the name would silently match nothing.
+      throw UsageError(name + " needs a value but is followed by the option " + args[i + 1] +
+                       "; write " + name + "=VALUE for a value that starts with --");
     } else {
       throw UsageError(name + " needs a value: " + name + " " + option->value_name);
     }

@@ -2,6 +2,9 @@
 
 #include <SQLiteCpp/Statement.h>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <ostream>
@@ -88,9 +91,13 @@ void ReportUnmovable(Context& context, const Transition& transition, const Event
   }
 }
 
+// Names the person running the command for the history row: $USER, else the
+// account of the process's uid (cron jobs and root shells often lack $USER).
 std::string OperatorName() {
   const char* user = std::getenv("USER");
-  return user != nullptr && *user != '\0' ? user : "unknown user";
+  if (user != nullptr && *user != '\0') return user;
+  if (const passwd* account = ::getpwuid(::geteuid()); account != nullptr) return account->pw_name;
+  return "uid " + std::to_string(::geteuid());
 }
 
 // Moves the rows with `ids` that are still in a from-state, in one
