@@ -157,7 +157,10 @@ class SectionReader {
 
   [[noreturn]] void Fail(const std::string& key, const toml::node& node,
                          const std::string& accepted) const {
-    throw ConfigError(Where(key, node) + ": invalid value " + Show(node) + " (" + TypeName(node) +
+    // The Intercom token must not reach a terminal or a log through an error
+    // message, even when it was written with the wrong type.
+    std::string shown = key == "api_key" ? "(not shown: secret)" : Show(node);
+    throw ConfigError(Where(key, node) + ": invalid value " + shown + " (" + TypeName(node) +
                       "); expected " + accepted);
   }
 
