@@ -1,10 +1,12 @@
 // Remote faults that tests/worker does not already script: 502 and 503,
-// error bodies that are empty or not JSON, and a certificate that is
-// rejected until ca_file names it. After each fault the same worker must
-// still deliver a new event.
+// error bodies that are empty or not JSON, a 404 until the contact exists,
+// and a certificate that is rejected until ca_file names it. After each
+// fault the same worker must still deliver a new event.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
 
 #include "tests/worker/fakes.h"
 #include "tests/worker/worker_fixture.h"
@@ -93,6 +95,31 @@ TEST_F(RemoteFault, ErrorBodiesEndInDocumentedState) {
     EXPECT_TRUE(WaitForState(next, "delivered"));
     ++index;
   }
+}
+
+// The contact is created in Intercom after the event arrives: the first
+// request gets 404 and the search finds nobody, the retry is delivered.
+TEST_F(RemoteFault, NotFoundThenContactCreated) {
+  std::atomic<bool> created{false};
+  fake_.SetHandler([&](const testing::RecordedRequest& request) {
+    if (request.path == "/contacts/search") return FakeResponse::Contacts({});
+    if (!created) return FakeResponse::Error(404, "not_found", "User Not Found");
+    return FakeResponse{};
+  });
+  int64_t id = InsertFor("late@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Read(id).attempts == 1; }));
+  EXPECT_EQ(Read(id).state, "pending");
+  EXPECT_EQ(Read(id).reason, "no Intercom contact for late@example.com yet");
+  EXPECT_EQ(Attempts(id)[0].outcome, "contact_missing");
+
+  created = true;
+  clock_.Advance(1000);  // contact_missing_schedule is 1 s in the fixture
+  ASSERT_TRUE(WaitForState(id, "delivered"));
+  std::vector<testing::AttemptRow> attempts = Attempts(id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[1].outcome, "delivered");
+  EXPECT_EQ(attempts[1].http_status, 202);
 }
 
 TEST_F(RemoteFault, UntrustedCertificateThenCaFile) {
