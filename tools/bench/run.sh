@@ -7,10 +7,10 @@
 #   tools/bench/run.sh [--smoke] [--build-dir DIR] [--only "STEP ..."]
 #
 # --smoke      runs every step for a second or two and checks no target, so CI
-#              can keep the harness working (about 30 s after the build).
-# --build-dir  builds into DIR instead of build-bench. A new build-bench is
-#              configured as Release without the test suites; an existing
-#              DIR keeps its own build type (CI passes its test build).
+#              can keep the harness working (about 35 s after the build).
+# --build-dir  builds into DIR instead of build-bench. A directory without a
+#              CMake cache is configured as Release without the test suites;
+#              one with a cache keeps its build type (CI passes its test build).
 # --only       runs only the named steps, in order: ingest-batch
 #              ingest-single worker-fast worker-slow worker-limited latency
 #              worker-rss claim.
@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --build-dir=*) build_dir="$(cd "$root" && mkdir -p "${1#*=}" && cd "${1#*=}" && pwd)" ;;
     --only) only="$2"; shift ;;
     --only=*) only="${1#*=}" ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument \"$1\"; see --help" >&2; exit 2 ;;
   esac
   shift
