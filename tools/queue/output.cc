@@ -86,7 +86,12 @@ std::string FormatTimeMs(int64_t unix_ms) {
 }
 
 std::string FormatAge(int64_t ms) {
-  if (ms < 0) return "-" + FormatAge(-ms);
+  if (ms < 0) {
+    // insert() rather than "-" + ..., which GCC 12 flags with a false
+    // -Wrestrict warning in Release builds.
+    std::string age = FormatAge(-ms);
+    return age.insert(0, 1, '-');
+  }
   if (ms < 1000) return std::to_string(ms) + "ms";
   int64_t seconds = ms / 1000;
   if (seconds < 60) return std::to_string(seconds) + "s";
