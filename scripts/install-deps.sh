@@ -13,6 +13,8 @@ packages=(
   libpoco-dev libssl-dev zlib1g-dev
   libtomlplusplus-dev
   libgtest-dev libgmock-dev
+  dpkg-dev        # dpkg-shlibdeps, for the .deb package and its test
+  chromium        # renders the worker's status page in a test
 )
 
 missing=()
