@@ -135,6 +135,12 @@ cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"
 }
 
+# Seconds that the threads of process $1 have spent runnable but waiting for
+# a CPU (the second field of /proc/PID/task/*/schedstat, in nanoseconds).
+cpu_wait_seconds() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ sum += $2 } END { printf "%.2f", sum / 1e9 }'
+}
+
 # Prints the resident set size of process $1 in MiB: $2 is VmHWM for the
 # peak or VmRSS for the current size.
 rss_mib() { awk -v key="$2:" '$1 == key { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -268,7 +274,7 @@ step_ingest_batch() {
   requests=$(awk -v r="${raw100:-20000}" -v s="$ingest_s" 'BEGIN { n = int(r * s * 2 / 100) + 50; print (n > 20000 ? 20000 : n) }')
   "$tools/bench-load" --mode=batch --address="$ingest_address" --connections=8 --seconds="$ingest_s" \
     --max-requests="$requests" >"$work/ingest-batch.txt"
-  details+=("ingest CPU $(cpu_seconds "$ingest_program") s over the ${ingest_s} s batch run")
+  details+=("ingest CPU $(cpu_seconds "$ingest_program") s over the ${ingest_s} s batch run; its threads waited $(cpu_wait_seconds "$ingest_program") s in all for a CPU")
   stop_process "$ingest_pid"
   local measured r
   measured=$(kv "$work/ingest-batch.txt" events_per_s)
@@ -294,7 +300,7 @@ step_ingest_single() {
   start_ingest "$work/ingest-single.toml" "$work/ingest-single.log"
   "$tools/bench-load" --mode=single --address="$ingest_address" --connections=32 --seconds="$ingest_s" \
     >"$work/ingest-single.txt"
-  details+=("ingest CPU $(cpu_seconds "$ingest_program") s over the ${ingest_s} s single-event run")
+  details+=("ingest CPU $(cpu_seconds "$ingest_program") s over the ${ingest_s} s single-event run; its threads waited $(cpu_wait_seconds "$ingest_program") s in all for a CPU")
   stop_process "$ingest_pid"
   local measured r
   measured=$(kv "$work/ingest-single.txt" events_per_s)
@@ -309,7 +315,8 @@ step_ingest_single() {
 # the deliveries the fake accepted in a window of $3 s after a 2 s warm-up.
 # $1 name, $2 rows to pre-fill, then config settings; the fake's flags come
 # from fake_flags. Sets delivered, delivered_per_s, rate_limited, worker_cpu
-# (cores) and worker_hwm (MiB). Leaves the queue file $work/$1.db.
+# (cores), worker_cpu_wait (thread-seconds per second spent waiting for a
+# CPU) and worker_hwm (MiB). Leaves the queue file $work/$1.db.
 worker_run() {
   local name="$1" fill="$2" seconds="$3"
   shift 3
@@ -317,7 +324,7 @@ worker_run() {
   start_fake "$name" "${fake_flags[@]}"
   write_config "$work/$name.toml" "$work/$name.db" base_url="$fake_url" "$@"
   start_worker "$work/$name.toml" "$work/$name.log"
-  local from to cpu_before cpu_after
+  local from to cpu_before cpu_after wait_before wait_after
   from=$(( $(now_s) + 2 ))
   if [ "$seconds" -ge 60 ]; then
     # Align the window with the fake's rate-limit windows.
@@ -326,9 +333,12 @@ worker_run() {
   to=$(( from + seconds ))
   sleep_until "$from"
   cpu_before=$(cpu_seconds "$worker_program")
+  wait_before=$(cpu_wait_seconds "$worker_program")
   sleep_until "$to"
   cpu_after=$(cpu_seconds "$worker_program")
+  wait_after=$(cpu_wait_seconds "$worker_program")
   worker_cpu=$(awk -v a="$cpu_after" -v b="$cpu_before" -v s="$seconds" 'BEGIN { printf "%.2f", (a - b) / s }')
+  worker_cpu_wait=$(awk -v a="$wait_after" -v b="$wait_before" -v s="$seconds" 'BEGIN { printf "%.2f", (a - b) / s }')
   worker_hwm=$(rss_mib "$worker_program" VmHWM)
   sleep 1.2  # let requests of the window's last second finish
   fake_stats "$from" "$to" >"$work/$name.txt"
@@ -350,7 +360,7 @@ step_worker_fast() {
   r=$(ratio "$delivered_per_s" 3000)
   add_row "worker, zero-latency fake, rate limit off (deliveries/s)" "$delivered_per_s" \
     "3000/s (the target; no measured limit)" "$r" ">= 1" "$(verdict "$r" "min 1")"
-  details+=("worker CPU ${worker_cpu} cores at the zero-latency rate")
+  details+=("worker CPU ${worker_cpu} cores at the zero-latency rate; its threads waited ${worker_cpu_wait} s per second for a CPU")
   rm -f "$work"/worker-fast.db*
 }
 
