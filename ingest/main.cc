@@ -103,6 +103,11 @@ int main(int argc, char** argv) {
     log::Info("stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
     if (ops) ops->Stop();
     server.Stop();
+  } catch (const ConfigError& error) {
+    // Exit 2 for a configuration the user must fix, as intercom-worker and
+    // intercom-queue do; 1 for a failure at run time.
+    std::cerr << "intercom-ingest: " << error.what() << "\n";
+    return 2;
   } catch (const std::exception& error) {
     log::Error("start_failed", {{"error", error.what()}});
     return 1;

@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
     std::cerr << "intercom-worker: " << error.what() << "\n";
     return 2;
   } catch (const std::exception& error) {
-    connector::log::Error("startup_failed", {{"error", error.what()}});
+    connector::log::Error("start_failed", {{"error", error.what()}});
     return 1;
   }
   return 0;

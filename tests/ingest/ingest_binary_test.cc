@@ -102,8 +102,8 @@ TEST(IngestBinary, BadConfigStopsAtStart) {
   testing::TempDir dir;
   std::ofstream(dir.File("bad.toml")) << "[ingest]\nlisten = \"127.0.0.1:0\"\nthreads = 0\n";
   pid_t pid = Spawn({BinaryPath(), "--config", dir.File("bad.toml")}, dir.File("ingest.log"));
-  EXPECT_EQ(WaitForExit(pid, std::chrono::seconds(10)), 1);
-  EXPECT_NE(ReadFile(dir.File("ingest.log")).find("threads"), std::string::npos);
+  EXPECT_EQ(WaitForExit(pid, std::chrono::seconds(10)), 2);
+  EXPECT_NE(ReadFile(dir.File("ingest.log")).find("ingest.threads"), std::string::npos);
 }
 
 TEST(IngestBinary, ClientsEndUpAsRows) {
