@@ -49,7 +49,6 @@ struct FakeSettings {
   int64_t delay_ms = 0;
   int64_t window_limit = 0;    // requests accepted per window; 0: no limit
   int64_t window_seconds = 10;
-  int64_t limit_per_minute = 0;  // sent as X-RateLimit-Limit
 };
 
 // Counts and latencies of the requests the fake received. Thread-safe:
@@ -164,17 +163,20 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     int status = stats_.Admit(settings_, NowUnixMs(), remaining, reset_s);
     std::string answer;
     if (settings_.window_limit > 0) {
-      response.set("X-RateLimit-Limit", std::to_string(settings_.limit_per_minute));
+      // Intercom's API 2.17 reference shows the per-window count here, such
+      // as 167 for 1,000 requests a minute.
+      response.set("X-RateLimit-Limit", std::to_string(settings_.window_limit));
       response.set("X-RateLimit-Remaining", std::to_string(remaining));
       response.set("X-RateLimit-Reset", std::to_string(reset_s));
     }
     if (status == 429) {
       response.setContentType("application/json");
-      answer =
-          "{\"type\":\"error.list\",\"request_id\":\"bench\",\"errors\":[{\"code\":"
-          "\"rate_limit_exceeded\",\"message\":\"Exceeded rate limit\"}]}";
+      answer = "{\"type\":\"error.list\",\"request_id\":\"bench\",\"errors\":[{\"code\":"
+               "\"rate_limit_exceeded\",\"message\":\"Exceeded rate limit of " +
+               std::to_string(settings_.window_limit) + " in " +
+               std::to_string(settings_.window_seconds) + "_seconds\"}]}";
     }
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentLength(static_cast<std::streamsize>(answer.size()));
     response.send() << answer;
   }
@@ -217,7 +219,7 @@ int Run(int argc, char** argv) {
   settings.delay_ms = flags.Integer("delay-ms", 0);
   settings.window_limit = flags.Integer("window-limit", 0);
   settings.window_seconds = flags.Integer("window-seconds", 10);
-  settings.limit_per_minute = settings.window_limit * 60 / std::max<int64_t>(1, settings.window_seconds);
+  if (settings.window_seconds < 1) throw std::invalid_argument("--window-seconds must be at least 1");
   std::string port_file = flags.String("port-file", "");
   int64_t max_seconds = flags.Integer("max-seconds", 600);
   int64_t threads = flags.Integer("threads", 64);
