@@ -4,7 +4,7 @@
 // Every request gets 202 (after --delay-ms), unless --window-limit is
 // set: then at most that many requests are accepted per --window-seconds
 // window (windows aligned to Unix time, as Intercom's 10 s windows are), each
-// answer carries X-RateLimit-Limit/-Remaining/-Reset, and requests over the
+// response carries X-RateLimit-Limit/-Remaining/-Reset, and requests over the
 // limit get 429 with Intercom's rate_limit_exceeded error.
 //
 // GET /bench/stats[?from_s=S&to_s=T] returns key=value lines: totals, the
