@@ -11,6 +11,7 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <sstream>
 #include <stdexcept>
@@ -115,7 +116,14 @@ HttpResponse PocoTransport::SendOnce(const HttpRequest& request) {
 
 void PocoTransport::Abort() {
   aborted_ = true;
-  session_->abort();
+  // Shut the socket down but leave closing it to the delivery thread, which
+  // is blocked in it: closing here would race with that thread's recv() and
+  // could let a new file reuse the descriptor it still reads. shutdown(2) on
+  // the raw descriptor also keeps this thread out of OpenSSL's state.
+  Poco::Net::SocketImpl* socket = session_->socket().impl();
+  if (socket != nullptr && socket->sockfd() != POCO_INVALID_SOCKET) {
+    ::shutdown(socket->sockfd(), SHUT_RDWR);
+  }
 }
 
 DryRunFile::DryRunFile(const std::string& path) : path_(path), out_(path, std::ios::app) {
