@@ -203,7 +203,9 @@ FakeIntercom::FakeIntercom(Scheme scheme) : scheme_(scheme) {
   params->setMaxThreads(32);
   params->setKeepAlive(true);
   params->setMaxKeepAliveRequests(0);  // no limit
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(*this), socket, params);
+  pool_ = std::make_unique<Poco::ThreadPool>(2, 32);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(*this), *pool_, socket,
+                                                    params);
   server_->start();
 }
 
@@ -211,6 +213,8 @@ FakeIntercom::~FakeIntercom() { Stop(); }
 
 void FakeIntercom::Stop() {
   if (server_) server_->stopAll(/*abortCurrent=*/true);
+  // A handler may still sleep through a scripted delay; wait for it.
+  if (pool_) pool_->joinAll();
 }
 
 std::string FakeIntercom::base_url() const {

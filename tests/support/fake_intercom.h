@@ -2,6 +2,7 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/HTTPServer.h>
+#include <Poco/ThreadPool.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -103,6 +104,10 @@ class FakeIntercom {
   std::vector<RecordedRequest> requests_;
   std::deque<std::pair<std::string, FakeResponse>> queue_;
   Handler handler_;
+  // The server's own pool, so Stop() can wait for every connection thread:
+  // Poco's default pool is never joined, and a thread still sending a
+  // delayed response at exit uses Poco's statics after they are destroyed.
+  std::unique_ptr<Poco::ThreadPool> pool_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   uint16_t port_ = 0;
   Scheme scheme_;
