@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev
   dpkg-dev        # dpkg-shlibdeps, for the .deb package and its test
   chromium        # renders the worker's status page in a test
+  clang libclang-rt-14-dev  # libFuzzer for tests/fuzz
 )
 
 missing=()
