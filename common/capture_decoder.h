@@ -22,7 +22,7 @@ struct CaptureEncoding {
 //     starting with "data=") is replaced by its `data` field. A `compression`
 //     field in the form applies when the query has none. A body starting
 //     with '{' or '[' is JSON whatever its Content-Type.
-//   - gzip is detected by its magic bytes 1f 8b whatever the headers say.
+//   - gzip is detected by its magic bytes 1f 8b whatever the headers claim.
 //     Content-Encoding: gzip or compression=gzip-js on a body without the
 //     magic bytes is an error.
 //   - compression=lz64 is LZ-string's compressToBase64 form (older posthog-js).

@@ -22,7 +22,7 @@ enum class Synchronous { kFull, kNormal };
 
 struct QueueConfig {
   std::string path = "intercom-queue.db";
-  // "full" syncs the WAL on every commit, so a power loss loses no answered
+  // "full" syncs the WAL on every commit, so a power loss loses no acknowledged
   // request. "normal" syncs only at checkpoints: a power loss (not a process
   // crash) can lose the last commits.
   Synchronous synchronous = Synchronous::kFull;

@@ -13,9 +13,9 @@
 namespace connector {
 namespace {
 
-// Creates the file with owner-only permissions before SQLite sees it, because
+// Creates the file with owner-only permissions before SQLite opens it, because
 // SQLite would create it with the process umask (often 0644), and the queue
-// holds email addresses and project tokens.
+// contains email addresses and project tokens.
 void CreatePrivateFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {

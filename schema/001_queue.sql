@@ -15,7 +15,7 @@
 --              skipped, failed, or back to pending for a retry. When the lease
 --              expires first (the worker died or hung), the next claim puts the
 --              row back to pending and then claims it again.
---   delivered  Intercom answered 202. Final; pruned after the retention period.
+--   delivered  Intercom returned 202. Final; pruned after the retention period.
 --   skipped    A filter decided not to send it (not a triggering event, no valid
 --              email, ignored domain) or an operator skipped it; `reason` says
 --              which. Final; pruned after the retention period.
@@ -62,7 +62,7 @@ CREATE TABLE events (
 );
 
 -- Claiming reads the oldest due pending rows: a range scan over this partial
--- index, which holds pending rows only, so its cost does not grow with the
+-- index, which contains pending rows only, so its cost does not grow with the
 -- number of delivered rows kept for the retention period.
 CREATE INDEX events_pending_due ON events (next_attempt_at_ms) WHERE state = 'pending';
 
@@ -84,7 +84,7 @@ CREATE TABLE delivery_attempts (
   attempt             INTEGER NOT NULL,   -- 1 for the event's first request, and so on
   started_at_ms       INTEGER NOT NULL,
   duration_ms         INTEGER NOT NULL,
-  -- What the worker concluded from the answer:
+  -- What the worker concluded from the response:
   --   delivered        202
   --   retry            408, 5xx, network error or timeout; retried after backoff
   --   rate_limited     429; retried after the rate-limit window, not counted
@@ -94,7 +94,7 @@ CREATE TABLE delivery_attempts (
   outcome             TEXT    NOT NULL
                       CHECK (outcome IN ('delivered', 'retry', 'rate_limited', 'paused',
                                          'contact_missing', 'failed')),
-  http_status         INTEGER,            -- NULL when no answer arrived
+  http_status         INTEGER,            -- NULL when no response arrived
   identifier          TEXT,               -- how the contact was addressed, e.g. "email"
   intercom_request_id TEXT,
   intercom_error_code TEXT,
