@@ -102,6 +102,9 @@ void Worker::Stop() {
   delivery_threads_.clear();
 
   recorder_->Stop();
+  // Destroying the deliveries closes their keep-alive connections, so a
+  // stopped worker leaves no connection open to Intercom.
+  deliveries_.clear();
   // Everything was handed back through the recorder; this catches a row
   // whose completion could not name it (there should be none).
   int64_t released = queue_->ReleaseOwned();

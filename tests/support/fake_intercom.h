@@ -87,6 +87,8 @@ class FakeIntercom {
   // Requests whose path equals `path`.
   std::vector<RecordedRequest> RequestsTo(const std::string& path) const;
   size_t RequestCount() const;
+  // Connections the server holds open now, idle keep-alive ones included.
+  int OpenConnections() const;
   // Waits until at least `count` requests arrived; false on timeout.
   bool WaitForRequests(size_t count, std::chrono::milliseconds timeout) const;
 

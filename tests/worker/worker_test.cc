@@ -533,6 +533,18 @@ TEST_F(WorkerTest, StopCutsRequestsAfterShutdownTimeout) {
   EXPECT_EQ(Attempts(id)[0].outcome, "retry");
 }
 
+TEST_F(WorkerTest, StopClosesConnections) {
+  config_.worker.concurrency = 2;
+  for (int i = 0; i < 4; ++i) InsertFor("user" + std::to_string(i) + "@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitFor(
+      [&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'") == 4; }));
+  EXPECT_GT(fake_.OpenConnections(), 0);  // keep-alive while running
+  StopWorker();
+  // The fake notices a closed connection when its thread next reads.
+  EXPECT_TRUE(WaitFor([&] { return fake_.OpenConnections() == 0; })) << fake_.OpenConnections();
+}
+
 TEST_F(WorkerTest, DeliversOverVerifiedTls) {
   testing::FakeIntercom secure(testing::FakeIntercom::Scheme::kHttps);
   config_.intercom.base_url = secure.base_url();
