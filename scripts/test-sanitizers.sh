@@ -35,13 +35,5 @@ if [ "$which" = all ] || [ "$which" = tsan ]; then
   cmake --build build-tsan -j"$jobs" --target worker_tests intercom-worker
   # Only the worker's suites: a regex built from the suites worker_tests lists.
   suites=$(build-tsan/tests/worker/worker_tests --gtest_list_tests | grep -v '^ ' | tr -d '.' | paste -sd'|')
-  # NOTE: two worker tests are left out under TSan until they are fixed.
-  # DeliversOverVerifiedTls gets a file-descriptor race report between the
-  # fake Intercom's TLS server thread and the test, not yet shown to be in
-  # product code. TwoWorkersNeverDoubleClaim expects both workers to deliver,
-  # but under TSan's slowdown the first drains the queue alone. Both tests
-  # run in the plain and ASan builds.
-  tsan_excluded='^(WorkerTest\.DeliversOverVerifiedTls|WorkerProcessTest\.TwoWorkersNeverDoubleClaim)$'
-  (cd build-tsan && ctest --output-on-failure -j"$jobs" --timeout 600 -R "^($suites)\\." \
-    -E "$tsan_excluded")
+  (cd build-tsan && ctest --output-on-failure -j"$jobs" --timeout 600 -R "^($suites)\\.")
 fi

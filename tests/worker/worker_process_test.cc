@@ -7,10 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
+#include <memory>
+#include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/worker/worker_fixture.h"
@@ -137,12 +140,20 @@ TEST_F(WorkerProcessTest, TwoWorkersNeverDoubleClaim) {
   config_.worker.concurrency = 4;
   config_.worker.claim_batch = 8;
   const int kEvents = 300;
-  // Slow responses keep the first worker busy until the second has started,
-  // so both claim from the same rows.
-  fake_.SetHandler([](const testing::RecordedRequest&) {
-    FakeResponse slow;
-    slow.delay = Milliseconds(5);
-    return slow;
+  // The fake delays every response until both workers have claimed events, so
+  // both claim from the same rows however slowly each process starts. Under
+  // ThreadSanitizer one worker could otherwise drain the queue alone.
+  // The fake's threads may outlive this scope, so they share the gate.
+  struct Gate {
+    std::mutex mutex;
+    std::condition_variable opened_changed;
+    bool opened = false;
+  };
+  auto gate = std::make_shared<Gate>();
+  fake_.SetHandler([gate](const testing::RecordedRequest&) {
+    std::unique_lock<std::mutex> lock(gate->mutex);
+    gate->opened_changed.wait_for(lock, std::chrono::seconds(60), [&] { return gate->opened; });
+    return FakeResponse{};
   });
   db_->exec("BEGIN");
   for (int i = 0; i < kEvents; ++i) InsertFor("user" + std::to_string(i) + "@example.com");
@@ -150,10 +161,20 @@ TEST_F(WorkerProcessTest, TwoWorkersNeverDoubleClaim) {
   std::string config_path = WriteConfigFile();
 
   WorkerProcess first(config_path, dir_.File("first.log"));
+  ASSERT_TRUE(fake_.WaitForRequests(1, std::chrono::seconds(30)));
   WorkerProcess second(config_path, dir_.File("second.log"));
+  bool both_claimed = WaitFor(
+      [&] { return ReadFile(dir_.File("second.log")).find("msg=claimed") != std::string::npos; },
+      std::chrono::seconds(30));
+  {
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    gate->opened = true;
+  }
+  gate->opened_changed.notify_all();
+  ASSERT_TRUE(both_claimed) << ReadFile(dir_.File("second.log"));
   ASSERT_TRUE(WaitFor(
       [&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'") == kEvents; },
-      std::chrono::seconds(30)));
+      std::chrono::seconds(60)));
   EXPECT_EQ(first.Terminate(std::chrono::seconds(5)), 0);
   EXPECT_EQ(second.Terminate(std::chrono::seconds(5)), 0);
 
