@@ -55,12 +55,14 @@ ChildProcess::~ChildProcess() {
 }
 
 void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
 }
 
 int ChildProcess::Terminate(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return exit_code_;
   ::kill(pid_, SIGTERM);
   int code = WaitForExit(timeout);
   if (code == -1) Kill();
@@ -68,16 +70,18 @@ int ChildProcess::Terminate(std::chrono::milliseconds timeout) {
 }
 
 int ChildProcess::WaitForExit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return exit_code_;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (true) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
     }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return -1;
 }
 
 int WaitForListeningPort(const std::string& log_path, std::chrono::milliseconds timeout) {

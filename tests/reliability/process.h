@@ -28,6 +28,7 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
+  // The process id while the process runs, -1 once it has been reaped.
   pid_t pid() const { return pid_; }
 
   // Sends SIGKILL and reaps the process.
@@ -36,11 +37,16 @@ class ChildProcess {
   // exit normally within `timeout` (it is then killed).
   int Terminate(std::chrono::milliseconds timeout);
   // Waits for the process to exit and returns its exit code, 128 + signal
-  // when a signal ended it, or -1 after `timeout`.
+  // when a signal ended it, or -1 after `timeout`. Checks at least once, so
+  // with a zero timeout it returns -1 only while the process still runs.
   int WaitForExit(std::chrono::milliseconds timeout);
 
  private:
+  // Every method returns early once the process is reaped: kill(-1, ...)
+  // would signal every process the test may signal, and waitpid(-1, ...)
+  // would reap another child.
   pid_t pid_ = -1;
+  int exit_code_ = -1;  // what WaitForExit returned when it reaped the process
 };
 
 // Waits for intercom-ingest's `msg=listening` line in `log_path` and returns
