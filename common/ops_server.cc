@@ -170,4 +170,20 @@ void OpsServer::Stop() {
   server_.reset();
 }
 
+std::unique_ptr<OpsServer> StartOpsServer(const std::string& listen,
+                                          const std::string& config_key,
+                                          const MetricsRegistry& metrics,
+                                          std::vector<OpsRoute> routes) {
+  if (listen.empty()) return nullptr;
+  auto ops = std::make_unique<OpsServer>(listen, config_key, metrics);
+  for (OpsRoute& route : routes) ops->AddRoute(route.path, std::move(route.handler));
+  try {
+    ops->Start();
+  } catch (const std::exception& error) {
+    log::Error("metrics_listen_failed", {{"error", error.what()}});
+    return nullptr;
+  }
+  return ops;
+}
+
 }  // namespace connector

@@ -68,6 +68,22 @@ class OpsServer {
   std::string address_;
 };
 
+// One route of an OpsServer: the path and the handler that serves it.
+struct OpsRoute {
+  std::string path;
+  OpsServer::Handler handler;
+};
+
+// Starts an OpsServer on `listen` with `routes` and returns it. Returns null
+// when `listen` is empty (the process serves no metrics) or cannot be bound:
+// metrics must not stop a process from doing its work, so a busy port is
+// logged as msg=metrics_listen_failed and the process runs without it.
+// `config_key` names the setting in the error, such as "[worker] metrics_listen".
+std::unique_ptr<OpsServer> StartOpsServer(const std::string& listen,
+                                          const std::string& config_key,
+                                          const MetricsRegistry& metrics,
+                                          std::vector<OpsRoute> routes);
+
 // Returns `text` with the characters JSON strings must escape escaped, for
 // handlers that build JSON by hand.
 std::string JsonEscape(const std::string& text);

@@ -25,35 +25,22 @@ constexpr const char* kUsage =
     "Stops on SIGTERM or SIGINT after finishing the requests in progress.\n"
     "\n";
 
-// Starts the metrics server on [ingest] metrics_listen, or returns null when
-// it is empty or cannot be bound: metrics must not stop ingest from accepting
-// events, so a busy port is logged as an error and ingest runs without it.
-std::unique_ptr<connector::OpsServer> StartOpsServer(const connector::Config& config,
-                                                     connector::IngestServer& server) {
-  using namespace connector;
-  if (config.ingest.metrics_listen.empty()) return nullptr;
-  auto ops = std::make_unique<OpsServer>(config.ingest.metrics_listen, "[ingest] metrics_listen",
-                                         server.metrics());
-  ops->AddRoute("/healthz", [&server] {
-    std::string error = server.CheckQueueWritable();
-    OpsResponse response;
-    response.content_type = "application/json";
-    if (error.empty()) {
-      response.body = "{\"status\":\"ok\"}";
-    } else {
-      response.status = 503;
-      response.body = "{\"status\":\"unavailable\",\"error\":\"" + JsonEscape(error) + "\"}";
-      response.headers.emplace_back("Retry-After", "1");
-    }
-    return response;
-  });
-  try {
-    ops->Start();
-  } catch (const std::exception& error) {
-    log::Error("metrics_listen_failed", {{"error", error.what()}});
-    return nullptr;
+// Builds the GET /healthz response: 200 while the queue takes writes, else
+// 503 with the error and Retry-After: 1, as the capture routes respond when
+// a commit fails.
+connector::OpsResponse HealthResponse(connector::IngestServer& server) {
+  using connector::JsonEscape;
+  std::string error = server.CheckQueueWritable();
+  connector::OpsResponse response;
+  response.content_type = "application/json";
+  if (error.empty()) {
+    response.body = "{\"status\":\"ok\"}";
+  } else {
+    response.status = 503;
+    response.body = "{\"status\":\"unavailable\",\"error\":\"" + JsonEscape(error) + "\"}";
+    response.headers.emplace_back("Retry-After", "1");
   }
-  return ops;
+  return response;
 }
 
 }  // namespace
@@ -96,7 +83,9 @@ int main(int argc, char** argv) {
     Config config = LoadConfig(flags);
     IngestServer server(config, clock);
     server.Start();
-    std::unique_ptr<OpsServer> ops = StartOpsServer(config, server);
+    std::unique_ptr<OpsServer> ops =
+        StartOpsServer(config.ingest.metrics_listen, "[ingest] metrics_listen", server.metrics(),
+                       {{"/healthz", [&server] { return HealthResponse(server); }}});
 
     int received = 0;
     sigwait(&stop_signals, &received);

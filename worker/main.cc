@@ -3,6 +3,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <vector>
 
 #include "common/cli.h"
 #include "common/database.h"
@@ -41,23 +42,19 @@ connector::OpsResponse HealthResponse(const connector::Worker& worker) {
   return response;
 }
 
-// Starts the server on worker.metrics_listen, or returns null when it is
-// empty or cannot be bound: metrics must not stop delivery, so a busy port is
-// logged as an error and the worker runs without it.
-std::unique_ptr<connector::OpsServer> StartOpsServer(const connector::Config& config,
-                                                     connector::Worker& worker) {
+// Returns the worker's routes besides /metrics: /healthz, the status page at
+// / and the JSON it reads.
+std::vector<connector::OpsRoute> OpsRoutes(connector::Worker& worker) {
   using namespace connector;
-  if (config.worker.metrics_listen.empty()) return nullptr;
-  auto ops = std::make_unique<OpsServer>(config.worker.metrics_listen, "[worker] metrics_listen",
-                                         worker.metrics());
-  ops->AddRoute("/healthz", [&worker] { return HealthResponse(worker); });
-  ops->AddRoute("/status.json", [&worker] {
+  std::vector<OpsRoute> routes;
+  routes.push_back({"/healthz", [&worker] { return HealthResponse(worker); }});
+  routes.push_back({"/status.json", [&worker] {
     OpsResponse response;
     response.content_type = "application/json";
     response.body = StatusJson(worker.ReadStatus(), worker.pause_state(), worker.id());
     return response;
-  });
-  ops->AddRoute("/", [] {
+  }});
+  routes.push_back({"/", [] {
     OpsResponse response;
     response.content_type = "text/html; charset=utf-8";
     response.body = StatusPageHtml();
@@ -67,14 +64,8 @@ std::unique_ptr<connector::OpsServer> StartOpsServer(const connector::Config& co
         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
         "connect-src 'self'; img-src 'self'");
     return response;
-  });
-  try {
-    ops->Start();
-  } catch (const std::exception& error) {
-    log::Error("metrics_listen_failed", {{"error", error.what()}});
-    return nullptr;
-  }
-  return ops;
+  }});
+  return routes;
 }
 
 }  // namespace
@@ -117,7 +108,9 @@ int main(int argc, char** argv) {
     connector::SystemRandom random;
     connector::Worker worker(config, clock, random);
     worker.Start();
-    std::unique_ptr<connector::OpsServer> ops = StartOpsServer(config, worker);
+    std::unique_ptr<connector::OpsServer> ops =
+        connector::StartOpsServer(config.worker.metrics_listen, "[worker] metrics_listen",
+                                  worker.metrics(), OpsRoutes(worker));
 
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
