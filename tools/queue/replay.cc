@@ -21,10 +21,7 @@ Transition ReplayTransition() {
 }  // namespace
 
 CommandSpec ReplayCommand() {
-  Transition transition = ReplayTransition();
-  CommandSpec spec;
-  spec.name = "replay";
-  spec.arguments = "[ID|UUID...]";
+  CommandSpec spec = TransitionCommand(ReplayTransition());
   spec.summary = "Send delivered events again, for example after Intercom lost data.";
   spec.description =
       "Selects delivered events by id or uuid, or by filter; --since/--until compare the\n"
@@ -35,10 +32,6 @@ CommandSpec ReplayCommand() {
       "created_at): an event Intercom still has is not stored twice, so a replay\n"
       "re-creates only the events Intercom lost. created_at is fixed when the event is\n"
       "ingested and never recomputed, which is what makes a replay safe to repeat.\n";
-  spec.options = TransitionOptions(transition);
-  spec.run = [transition](Context& context, const ParsedArgs& args) {
-    return RunTransition(transition, context, args);
-  };
   return spec;
 }
 

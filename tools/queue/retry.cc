@@ -22,20 +22,13 @@ Transition RetryTransition() {
 }  // namespace
 
 CommandSpec RetryCommand() {
-  Transition transition = RetryTransition();
-  CommandSpec spec;
-  spec.name = "retry";
-  spec.arguments = "[ID|UUID...]";
+  CommandSpec spec = TransitionCommand(RetryTransition());
   spec.summary = "Put failed events back to pending so the worker sends them again now.";
   spec.description =
       "Selects failed events by id or uuid, by filter, or all of them with --all. Each\n"
       "becomes pending and due at once with a fresh retry schedule (attempts counter 0).\n"
       "created_at, the reason of the last failure and every delivery attempt are kept,\n"
       "and event_history records the retry. --since/--until compare the time received.\n";
-  spec.options = TransitionOptions(transition);
-  spec.run = [transition](Context& context, const ParsedArgs& args) {
-    return RunTransition(transition, context, args);
-  };
   return spec;
 }
 

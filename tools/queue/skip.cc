@@ -23,9 +23,7 @@ Transition StopTransition(const std::string& command, const std::string& verb_pa
 
 CommandSpec StopCommand(const Transition& transition, const std::string& summary,
                         const std::string& use) {
-  CommandSpec spec;
-  spec.name = transition.command;
-  spec.arguments = "[ID|UUID...] --reason TEXT";
+  CommandSpec spec = TransitionCommand(transition);
   spec.summary = summary;
   spec.description =
       "Selects pending or failed events by id or uuid, by filter, or all of them with\n"
@@ -34,10 +32,6 @@ CommandSpec StopCommand(const Transition& transition, const std::string& summary
       "event_history records the action \"" + transition.history_action +
       "\". Leased events are being sent\n"
       "right now and are left alone. --since/--until compare the time received.\n";
-  spec.options = TransitionOptions(transition);
-  spec.run = [transition](Context& context, const ParsedArgs& args) {
-    return RunTransition(transition, context, args);
-  };
   return spec;
 }
 

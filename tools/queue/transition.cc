@@ -187,6 +187,18 @@ std::vector<OptionSpec> TransitionOptions(const Transition& transition) {
   return options;
 }
 
+CommandSpec TransitionCommand(const Transition& transition) {
+  CommandSpec spec;
+  spec.name = transition.command;
+  spec.arguments = "[ID|UUID...]";
+  if (transition.needs_reason) spec.arguments += " --reason TEXT";
+  spec.options = TransitionOptions(transition);
+  spec.run = [transition](Context& context, const ParsedArgs& args) {
+    return RunTransition(transition, context, args);
+  };
+  return spec;
+}
+
 int RunTransition(const Transition& transition, Context& context, const ParsedArgs& args) {
   EventFilter filter = ParseSelection(transition, args, context.clock->NowMs());
   std::string reason;

@@ -29,6 +29,11 @@ struct Transition {
 // --json, and --reason when the transition needs one.
 std::vector<OptionSpec> TransitionOptions(const Transition& transition);
 
+// Returns the command that runs `transition`: its name, usage arguments,
+// TransitionOptions() and RunTransition(). The caller adds the summary and
+// the description.
+CommandSpec TransitionCommand(const Transition& transition);
+
 // Selects events from the arguments and moves them, in short BEGIN IMMEDIATE
 // transactions so ingest and workers keep running. Each moved row keeps its
 // created_at and its delivery_attempts, and gets one event_history row.
