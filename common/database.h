@@ -14,7 +14,19 @@ namespace connector {
 // names the file, the operation and SQLite's error.
 class DatabaseError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit DatabaseError(const std::string& message, bool transient = false)
+      : std::runtime_error(message), transient_(transient) {}
+
+  // True when the same call can succeed later with no change by an operator:
+  // the disk or SQLite's page limit is full, a lock was held past
+  // busy_timeout, an I/O error, too many open files. False when it cannot
+  // work until someone changes the configuration or the file: a missing
+  // directory, permission denied, a read-only file system, a file that is not
+  // a SQLite database or whose schema is newer than this binary.
+  bool transient() const { return transient_; }
+
+ private:
+  bool transient_;
 };
 
 // Opens a connection to the queue with the project's settings: WAL journal,

@@ -1,21 +1,42 @@
 #include "common/database.h"
 
 #include <SQLiteCpp/Statement.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "tests/support/page_limit.h"
+#include "tests/support/small_disk.h"
 #include "tests/support/temp_dir.h"
 
 namespace connector {
 namespace {
 
+using ::testing::HasSubstr;
+
 QueueConfig QueueAt(const std::string& path) {
   QueueConfig config;
   config.path = path;
   return config;
+}
+
+// Returns the DatabaseError that OpenQueue(config) throws, or nullopt when the
+// queue opens.
+std::optional<DatabaseError> OpenQueueError(const QueueConfig& config) {
+  try {
+    OpenQueue(config);
+  } catch (const DatabaseError& error) {
+    return error;
+  }
+  return std::nullopt;
 }
 
 TEST(DatabaseTest, NewFileGetsSchemaAndPragmas) {
@@ -82,7 +103,92 @@ TEST(DatabaseTest, NewerSchemaRejected) {
     auto db = OpenQueue(QueueAt(dir.File("q.db")));
     db->exec("PRAGMA user_version = 999");
   }
-  EXPECT_THROW(OpenQueue(QueueAt(dir.File("q.db"))), DatabaseError);
+  std::optional<DatabaseError> error = OpenQueueError(QueueAt(dir.File("q.db")));
+  ASSERT_TRUE(error.has_value()) << "the queue opened";
+  EXPECT_FALSE(error->transient()) << error->what();
+}
+
+TEST(DatabaseTest, FullQueueIsTransient) {
+  testing::TempDir dir;
+  testing::PageLimit limit(1);
+  std::optional<DatabaseError> error = OpenQueueError(QueueAt(dir.File("q.db")));
+  ASSERT_TRUE(error.has_value()) << "the queue opened";
+  EXPECT_TRUE(error->transient()) << error->what();
+  EXPECT_THAT(error->what(), HasSubstr("database or disk is full"));
+
+  // Once the file may grow, the same call applies every migration.
+  limit.Lift();
+  auto db = OpenQueue(QueueAt(dir.File("q.db")));
+  EXPECT_EQ(SchemaVersion(*db), LatestSchemaVersion());
+}
+
+// On a real disk the first migration fails at COMMIT, when SQLite writes the
+// WAL, and SQLite then rolls the transaction back by itself. Mounting the
+// tmpfs needs root.
+TEST(DatabaseTest, DiskFullAtCommitIsTransient) {
+  testing::TempDir dir;
+  testing::SmallDisk disk(dir.File("mnt"), 1);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << disk.error();
+  // Room for the empty file and its -shm file, not for the migration's WAL.
+  ASSERT_GE(disk.Fill(48 * 1024), 0);
+  std::optional<DatabaseError> error = OpenQueueError(QueueAt(dir.File("mnt/q.db")));
+  ASSERT_TRUE(error.has_value()) << "the queue opened";
+  EXPECT_TRUE(error->transient()) << error->what();
+  EXPECT_THAT(error->what(), HasSubstr("database or disk is full"));
+
+  disk.Free();
+  auto db = OpenQueue(QueueAt(dir.File("mnt/q.db")));
+  EXPECT_EQ(SchemaVersion(*db), LatestSchemaVersion());
+}
+
+TEST(DatabaseTest, LockHeldPastBusyTimeoutIsTransient) {
+  testing::TempDir dir;
+  QueueConfig config = QueueAt(dir.File("q.db"));
+  config.busy_timeout = Milliseconds(50);
+  auto holder = OpenQueue(config);
+  holder->exec("BEGIN IMMEDIATE");
+  std::optional<DatabaseError> error = OpenQueueError(config);
+  holder->exec("ROLLBACK");
+  ASSERT_TRUE(error.has_value()) << "the queue opened";
+  EXPECT_TRUE(error->transient()) << error->what();
+  EXPECT_THAT(error->what(), HasSubstr("database is locked"));
+}
+
+TEST(DatabaseTest, NotADatabaseIsPermanent) {
+  testing::TempDir dir;
+  std::ofstream(dir.File("q.db")) << std::string(4096, 'x');
+  std::optional<DatabaseError> error = OpenQueueError(QueueAt(dir.File("q.db")));
+  ASSERT_TRUE(error.has_value()) << "the queue opened";
+  EXPECT_FALSE(error->transient()) << error->what();
+  EXPECT_THAT(error->what(), HasSubstr("file is not a database"));
+  EXPECT_THAT(error->what(), HasSubstr("[queue] path"));
+}
+
+// Root passes every permission check, so as root the open runs in a child
+// process that has switched to uid 65534 (the user "nobody").
+TEST(DatabaseTest, PermissionDeniedIsPermanent) {
+  testing::TempDir dir;
+  bool root = ::geteuid() == 0;
+  if (!root) {
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0500), 0);
+  }
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(10);
+    std::optional<DatabaseError> error = OpenQueueError(QueueAt(dir.File("q.db")));
+    if (!error) ::_exit(11);
+    std::fprintf(stderr, "%s\n", error->what());
+    ::_exit(error->transient() ? 12 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  if (!root) ::chmod(dir.path().c_str(), 0700);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 10) << "setuid(65534) failed";
+  EXPECT_NE(WEXITSTATUS(status), 11) << "the queue opened without write access";
+  EXPECT_NE(WEXITSTATUS(status), 12) << "permission denied was called transient";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(DatabaseTest, ClaimQueryUsesPendingIndex) {
@@ -98,12 +204,10 @@ TEST(DatabaseTest, ClaimQueryUsesPendingIndex) {
 }
 
 TEST(DatabaseTest, UnwritableDirectoryNamesPath) {
-  try {
-    OpenQueue(QueueAt("/nonexistent-dir/q.db"));
-    FAIL() << "expected DatabaseError";
-  } catch (const DatabaseError& error) {
-    EXPECT_NE(std::string(error.what()).find("/nonexistent-dir/q.db"), std::string::npos);
-  }
+  std::optional<DatabaseError> error = OpenQueueError(QueueAt("/nonexistent-dir/q.db"));
+  ASSERT_TRUE(error.has_value()) << "the queue opened";
+  EXPECT_NE(std::string(error->what()).find("/nonexistent-dir/q.db"), std::string::npos);
+  EXPECT_FALSE(error->transient()) << error->what();
 }
 
 }  // namespace

@@ -3,15 +3,11 @@
 // ingest load with a reader that keeps a connection open.
 
 #include <SQLiteCpp/Database.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -22,6 +18,7 @@
 #include "common/database.h"
 #include "tests/ingest/test_helpers.h"
 #include "tests/reliability/process.h"
+#include "tests/support/small_disk.h"
 #include "tests/worker/worker_fixture.h"
 
 namespace connector {
@@ -30,46 +27,7 @@ namespace {
 using testing::ChildProcess;
 using testing::HttpResult;
 using testing::SendRequest;
-
-// A tmpfs of `size_mb` MiB mounted on `path` for the life of the object.
-// Mounting needs root (CAP_SYS_ADMIN); mounted() is false without it.
-class SmallDisk {
- public:
-  SmallDisk(const std::string& path, int size_mb) : path_(path) {
-    std::filesystem::create_directories(path);
-    std::string options = "size=" + std::to_string(size_mb) + "m,mode=0700";
-    mounted_ = ::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) == 0;
-    if (!mounted_) error_ = std::strerror(errno);
-  }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
-  }
-
-  bool mounted() const { return mounted_; }
-  const std::string& error() const { return error_; }
-
-  // Writes a filler file until the disk is full and returns its size in bytes.
-  int64_t Fill() {
-    int fd = ::open(Filler().c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::string chunk(4096, 'x');
-    int64_t written = 0;
-    while (true) {
-      ssize_t n = ::write(fd, chunk.data(), chunk.size());
-      if (n <= 0) break;
-      written += n;
-    }
-    ::close(fd);
-    return written;
-  }
-  void Free() { std::filesystem::remove(Filler()); }
-
- private:
-  std::string Filler() const { return path_ + "/filler"; }
-
-  std::string path_;
-  bool mounted_ = false;
-  std::string error_;
-};
+using testing::SmallDisk;
 
 std::string IngestConfig(const std::string& db_path, const std::string& extra = "") {
   return "[queue]\npath = \"" + db_path + "\"\n[ingest]\nlisten = \"127.0.0.1:0\"\n" + extra;
