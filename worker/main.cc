@@ -22,7 +22,9 @@ const char kUsage[] =
     "as one JSON line to worker.dry_run_file and treats it as delivered.\n"
     "worker.metrics_listen serves Prometheus metrics at /metrics, /healthz (503 while\n"
     "delivery is paused for a rejected token) and a status page at /.\n"
-    "Stops cleanly on SIGTERM or SIGINT.\n"
+    "When the queue cannot be written at start (a full disk, a lock held past\n"
+    "queue.busy_timeout) it waits and retries, up to every 5 s, and then starts.\n"
+    "Stops cleanly on SIGTERM or SIGINT, also while it waits.\n"
     "\n";
 
 // Builds the GET /healthz response: 200 while delivering, 503 while delivery is paused
@@ -68,6 +70,20 @@ std::vector<connector::OpsRoute> OpsRoutes(connector::Worker& worker) {
   return routes;
 }
 
+// Waits up to `delay` for SIGTERM or SIGINT, which the caller has blocked.
+// Returns false and stores the signal in `signal_number` when one arrives.
+bool WaitForDelayOrStopSignal(const sigset_t& stop_signals, connector::Milliseconds delay,
+                              int& signal_number) {
+  timespec timeout{};
+  timeout.tv_sec = static_cast<time_t>(delay.count() / 1000);
+  timeout.tv_nsec = static_cast<long>(delay.count() % 1000) * 1'000'000;
+  int received = sigtimedwait(&stop_signals, nullptr, &timeout);
+  // -1 with EAGAIN when the delay passed, or with EINTR after another signal.
+  if (received <= 0) return true;
+  signal_number = received;
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,17 +123,29 @@ int main(int argc, char** argv) {
     connector::SystemClock clock;
     connector::SystemRandom random;
     connector::Worker worker(config, clock, random);
-    worker.Start();
-    std::unique_ptr<connector::OpsServer> ops =
-        connector::StartOpsServer(config.worker.metrics_listen, "[worker] metrics_listen",
-                                  worker.metrics(), OpsRoutes(worker));
 
+    // A queue that cannot be written yet (a full disk, a lock held past
+    // busy_timeout) is waited for, and a stop signal ends the wait.
     int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
+    bool started = worker.StartWhenQueueWritable([&](connector::Milliseconds delay) {
+      return WaitForDelayOrStopSignal(stop_signals, delay, signal_number);
+    });
+    std::unique_ptr<connector::OpsServer> ops;
+    if (started) {
+      ops = connector::StartOpsServer(config.worker.metrics_listen, "[worker] metrics_listen",
+                                      worker.metrics(), OpsRoutes(worker));
+      sigwait(&stop_signals, &signal_number);
+    }
     connector::log::Info("signal", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
     if (ops) ops->Stop();
     worker.Stop();
   } catch (const connector::ConfigError& error) {
+    std::cerr << "intercom-worker: " << error.what() << "\n";
+    return 2;
+  } catch (const connector::DatabaseError& error) {
+    // Only permanent errors reach here, such as a missing directory,
+    // permission denied or a newer schema. Like a bad configuration, they
+    // need an operator, and retrying cannot help.
     std::cerr << "intercom-worker: " << error.what() << "\n";
     return 2;
   } catch (const std::exception& error) {

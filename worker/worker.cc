@@ -6,6 +6,7 @@
 #include <chrono>
 #include <random>
 
+#include "common/database.h"
 #include "common/log.h"
 
 namespace connector {
@@ -14,6 +15,12 @@ namespace {
 // The maximum real-time sleep between checks of the injected clock, so a
 // test's clock and a stop request are both noticed quickly.
 constexpr int64_t kMaxSleepStepMs = 20;
+
+// Backoff between attempts to open a queue that cannot be written at start.
+// Each attempt costs a few file operations, and the cap bounds how long the
+// worker takes to notice that space has returned.
+constexpr Milliseconds kFirstStartRetryDelay{250};
+constexpr Milliseconds kMaxStartRetryDelay{5000};
 
 }  // namespace
 
@@ -51,13 +58,20 @@ TransportFactory Worker::DefaultFactory() {
   return [intercom, tls, clock] { return std::make_unique<PocoTransport>(*intercom, tls, *clock); };
 }
 
+void Worker::OpenConnections() {
+  auto queue = std::make_unique<EventQueue>(config_.queue, id_, clock_, config_.worker.lease);
+  auto recorder = std::make_unique<DeliveryRecorder>(config_.queue, id_, clock_);
+  auto status_reader = std::make_unique<QueueStatusReader>(config_.queue, clock_);
+  queue_ = std::move(queue);
+  recorder_ = std::move(recorder);
+  status_reader_ = std::move(status_reader);
+}
+
 void Worker::Start() {
   if (!factory_) factory_ = DefaultFactory();
+  if (!queue_) OpenConnections();
   policy_ = std::make_unique<DeliveryPolicy>(config_, clock_, random_);
   policy_->metrics = &worker_metrics_;
-  queue_ = std::make_unique<EventQueue>(config_.queue, id_, clock_, config_.worker.lease);
-  recorder_ = std::make_unique<DeliveryRecorder>(config_.queue, id_, clock_);
-  status_reader_ = std::make_unique<QueueStatusReader>(config_.queue, clock_);
   metrics_.AddScrapeHook([this] { UpdateScrapedGauges(); });
   for (int i = 0; i < config_.worker.concurrency; ++i) {
     deliveries_.push_back(std::make_unique<EventDelivery>(config_.intercom, config_.worker.lease, *policy_, factory_()));
@@ -74,6 +88,42 @@ void Worker::Start() {
     delivery_threads_.emplace_back([this, i] { DeliveryLoop(i); });
   }
   claimer_ = std::thread([this] { ClaimLoop(); });
+}
+
+bool Worker::StartWhenQueueWritable(const RetryWait& wait) {
+  // A bad ca_file or dry-run file stops the worker before any wait.
+  if (!factory_) factory_ = DefaultFactory();
+
+  Milliseconds delay = kFirstStartRetryDelay;
+  int64_t failed_attempts = 0;
+  auto waiting_since = std::chrono::steady_clock::now();
+  while (true) {
+    try {
+      OpenConnections();
+      break;
+    } catch (const DatabaseError& error) {
+      if (!error.transient()) throw;
+      if (failed_attempts == 0) {
+        waiting_since = std::chrono::steady_clock::now();
+        log::Error("queue_unavailable",
+                   {{"error", error.what()},
+                    {"detail", "cannot open the queue; retrying with backoff up to every " +
+                                   FormatDuration(kMaxStartRetryDelay) +
+                                   " until it can be written"}});
+      }
+      ++failed_attempts;
+    }
+    if (!wait(delay)) return false;
+    delay = std::min(delay * 2, kMaxStartRetryDelay);
+  }
+  if (failed_attempts > 0) {
+    auto waited = std::chrono::duration_cast<Milliseconds>(std::chrono::steady_clock::now() -
+                                                           waiting_since);
+    log::Info("queue_available", {{"failed_attempts", failed_attempts},
+                                  {"waited_ms", static_cast<int64_t>(waited.count())}});
+  }
+  Start();
+  return true;
 }
 
 void Worker::Stop() {

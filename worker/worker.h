@@ -44,8 +44,23 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Opens the queue and starts the threads. Throws DatabaseError or
-  // std::runtime_error (an unreadable ca_file or dry-run file).
+  // std::runtime_error (an unreadable ca_file or dry-run file). Opening the
+  // queue is all or nothing, so after a DatabaseError Start() may be called
+  // again.
   void Start();
+
+  // Waits for the backoff delay. Returns false to stop waiting, because a stop
+  // signal arrived.
+  using RetryWait = std::function<bool(Milliseconds delay)>;
+
+  // Opens the queue, calls Start() and returns true. While opening fails with
+  // a transient DatabaseError (see DatabaseError::transient()), it calls
+  // `wait` with a backoff from 250 ms doubling to 5 s and tries again. It
+  // logs msg=queue_unavailable with the error when it starts waiting and
+  // msg=queue_available when the queue opens, and nothing per retry. Returns
+  // false, without starting, when `wait` returns false. Throws what Start()
+  // throws, and a permanent DatabaseError at once.
+  bool StartWhenQueueWritable(const RetryWait& wait);
 
   // Stops claiming, lets in-flight requests finish (cutting them off after
   // worker.shutdown_timeout), hands every event still held back to the queue
@@ -67,6 +82,9 @@ class Worker {
   QueueStatus ReadStatus();
 
  private:
+  // Opens the claimer's, the recorder's and the status reader's connections,
+  // all or none.
+  void OpenConnections();
   void ClaimLoop();
   void DeliveryLoop(size_t index);
   // Sleeps until `until_ms` on the injected clock in short real-time steps;

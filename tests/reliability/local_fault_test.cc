@@ -239,8 +239,8 @@ TEST_F(LocalFaultWorker, DiskFullNeitherSpinsNorFloodsLog) {
   config_.queue.path = dir_.File("mnt/queue.db");
   db_ = OpenQueue(config_.queue);
   // The events come due only once the disk is full, so the running worker
-  // meets the full disk at its next claim. (A worker started on a full disk
-  // stops at once: SQLite cannot size the shared-memory file.)
+  // meets the full disk at its next claim. (FullDiskAtStartWaitsThenDelivers
+  // starts the worker on a disk that is already full.)
   InsertEvents(10);
   db_->exec("UPDATE events SET next_attempt_at_ms = " +
             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -278,6 +278,44 @@ TEST_F(LocalFaultWorker, DiskFullNeitherSpinsNorFloodsLog) {
       [&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'") == 10; },
       std::chrono::seconds(15)))
       << testing::ReadWholeFile(log_path);
+  EXPECT_EQ(worker.Terminate(std::chrono::seconds(5)), 0);
+  EXPECT_EQ(fake_.RequestCount(), 10u);
+}
+
+TEST_F(LocalFaultWorker, FullDiskAtStartWaitsThenDelivers) {
+  SmallDisk disk(dir_.File("mnt"), 4);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << disk.error();
+  config_.queue.path = dir_.File("mnt/queue.db");
+  db_ = OpenQueue(config_.queue);
+  InsertEvents(10);
+  // Closing the last connection deletes the -shm file, so the worker has to
+  // create and size it on the full disk.
+  db_.reset();
+  ASSERT_FALSE(std::filesystem::exists(config_.queue.path + "-shm"));
+  ASSERT_GT(disk.Fill(), 0);
+
+  std::string log_path = dir_.File("worker.log");
+  ChildProcess worker({testing::BuiltBinary("worker/intercom-worker"), "--config",
+                       WriteConfigFile()},
+                      log_path);
+  EXPECT_EQ(worker.WaitForExit(std::chrono::seconds(3)), -1)
+      << "the worker exited on the full disk:\n" << testing::ReadWholeFile(log_path);
+  std::string log = testing::ReadWholeFile(log_path);
+  std::cout << "full disk at start: error_lines=" << testing::CountOccurrences(log, "level=error")
+            << " in 3 s\n";
+  EXPECT_EQ(testing::CountOccurrences(log, "msg=queue_unavailable"), 1u) << log;
+  EXPECT_EQ(testing::CountOccurrences(log, "level=error"), 1u) << log;
+  EXPECT_NE(log.find("No space left on device"), std::string::npos) << log;
+  EXPECT_EQ(fake_.RequestCount(), 0u);
+
+  disk.Free();
+  db_ = OpenQueue(config_.queue);
+  EXPECT_TRUE(WaitFor(
+      [&] { return Count("SELECT COUNT(*) FROM events WHERE state = 'delivered'") == 10; },
+      std::chrono::seconds(15)))
+      << testing::ReadWholeFile(log_path);
+  log = testing::ReadWholeFile(log_path);
+  EXPECT_EQ(testing::CountOccurrences(log, "msg=queue_available"), 1u) << log;
   EXPECT_EQ(worker.Terminate(std::chrono::seconds(5)), 0);
   EXPECT_EQ(fake_.RequestCount(), 10u);
 }

@@ -136,7 +136,8 @@ bool WorkerFixture::WaitForState(int64_t id, const std::string& state,
 std::string WorkerFixture::WriteConfigFile() {
   std::string path = dir_.File("worker.toml");
   std::ofstream out(path);
-  out << "[queue]\npath = " << Quoted(config_.queue.path) << "\nsynchronous = \"normal\"\n"
+  out << "[queue]\npath = " << Quoted(config_.queue.path) << "\nsynchronous = \"normal\""
+      << "\nbusy_timeout = " << Quoted(FormatDuration(config_.queue.busy_timeout)) << "\n"
       << "[intercom]\napi_key = " << Quoted(config_.intercom.api_key)
       << "\nbase_url = " << Quoted(config_.intercom.base_url)
       << "\nrequest_timeout = " << Quoted(FormatDuration(config_.intercom.request_timeout))
