@@ -75,7 +75,8 @@ unit_dir=/usr/lib/systemd/system
 for unit in intercom-ingest.service intercom-worker.service; do
   [ -f "$unit_dir/$unit" ] || fail "$unit_dir/$unit not installed"
   for option in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
-                StateDirectory=intercom-connector Restart=on-failure User=intercom-connector; do
+                StateDirectory=intercom-connector Restart=on-failure RestartPreventExitStatus=2 \
+                User=intercom-connector; do
     grep -qx "$option" "$unit_dir/$unit" || fail "$unit lacks $option"
   done
 done
