@@ -3,8 +3,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/JSONException.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/ParseHandler.h>
-#include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <array>
@@ -13,6 +11,8 @@
 #include <cstdio>
 #include <random>
 #include <sstream>
+
+#include "common/json_parser.h"
 
 namespace connector {
 namespace {
@@ -52,10 +52,18 @@ Var ParseJson(std::string_view json_text) {
     throw Invalid("body is not a JSON object or array; send an event object, an array of "
                   "events or {\"batch\": [events]}");
   }
-  Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(true));
-  parser.setDepth(kMaxJsonDepth);
   try {
-    return parser.parse(std::string(json_text));
+    return ParseJsonExactNumbers(std::string(json_text), kMaxJsonDepth);
+  } catch (const JsonNumberOutOfRange& error) {
+    // Rejected rather than stored as null, as the largest double or as text,
+    // because each of those would change the value without telling anyone.
+    // JavaScript clients cannot send such a number (JSON.stringify writes
+    // Infinity as null), and PostHog's Rust capture service rejects the body
+    // too: it parses bodies with serde_json (default features), which fails
+    // with "number out of range".
+    throw Invalid(error.path() + " is " + error.number() +
+                  ", beyond the range of a double (about 1.8e308), so it cannot be stored "
+                  "unchanged; send it as a string, such as \"" + error.number() + "\"");
   } catch (const Poco::Exception& error) {
     throw Invalid("body is not valid JSON (" + error.message() +
                   "); send a JSON object or array, nested at most " +

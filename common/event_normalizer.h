@@ -51,7 +51,10 @@ struct CaptureContext {
 //                milliseconds when its absolute value is 1e11 or more (1e11
 //                seconds would be the year 5138). Unreadable values, and
 //                results outside the years 1970 to 9999, are kInvalid.
-//   payload      the event object as JSON, as received.
+//   payload      the event object as JSON: keys in the order received, and
+//                numbers read as ParseJsonExactNumbers reads them (integers
+//                within 64 bits exactly, others as the nearest double). A
+//                number beyond a double's range, such as 1e400, is kInvalid.
 // Throws CaptureError (kInvalid naming the event index and field, or
 // kTooLarge over max_events). On any error no event is returned.
 class EventNormalizer {

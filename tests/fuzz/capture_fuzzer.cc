@@ -1,6 +1,7 @@
 // libFuzzer target: a capture request body through DecodeCaptureBody and
 // EventNormalizer, as ingest handles it. Any crash, sanitizer report or
-// exception other than CaptureError is a bug.
+// exception other than CaptureError is a bug, and so is a stored payload that
+// does not parse again.
 //
 // The first input byte selects the encoding headers and the route, so one
 // corpus covers gzip, base64, lz64, form bodies, plain JSON and the webhook
@@ -9,18 +10,22 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <string_view>
 
 #include "common/capture_decoder.h"
 #include "common/capture_error.h"
 #include "common/event_normalizer.h"
+#include "common/json_parser.h"
 
 namespace {
 
 // Small limits keep each run fast and make the size checks reachable.
 constexpr int64_t kMaxDecompressedBytes = 1 << 20;
 constexpr int kMaxEvents = 100;
+// Deeper than any body the normaliser accepts, so a payload cut from one fits.
+constexpr size_t kMaxPayloadDepth = 128;
 
 connector::CaptureEncoding EncodingFor(uint8_t selector) {
   static const char* const kContentTypes[] = {"application/json", "text/plain",
@@ -42,6 +47,16 @@ std::string CountingUuid(int64_t) {
   std::snprintf(text, sizeof(text), "00000000-0000-7000-8000-%012llx",
                 static_cast<unsigned long long>(++counter & 0xffffffffffffULL));
   return text;
+}
+
+// The worker parses every stored payload again, so a payload must be JSON
+// whose numbers all fit a double: not "inf", "nan" or a number beyond 1.8e308.
+void CheckPayloadParses(const std::string& payload) {
+  try {
+    connector::ParseJsonExactNumbers(payload, kMaxPayloadDepth);
+  } catch (const std::exception&) {
+    __builtin_trap();
+  }
 }
 
 }  // namespace
@@ -66,10 +81,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   context.max_events = kMaxEvents;
   try {
     if (selector & 0x80) {
-      normalizer.ParseWebhook(json, context);
+      CheckPayloadParses(normalizer.ParseWebhook(json, context).payload);
     } else {
       auto events = normalizer.ParseCapture(json, context);
       if (events.empty() || static_cast<int>(events.size()) > kMaxEvents) __builtin_trap();
+      for (const connector::QueuedEvent& event : events) CheckPayloadParses(event.payload);
       connector::CheckProjectTokens(events, {"phc_fuzz"});
     }
   } catch (const connector::CaptureError&) {

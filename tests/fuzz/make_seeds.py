@@ -54,6 +54,14 @@ SEEDS = {
     "offset_and_numbers": selector() +
         b'{"event":"e","properties":{"distinct_id":1.5e3,"$ignore_sent_at":true},'
         b'"offset":1500,"sent_at":1767225600000}',
+    # Integers at and beyond the 64-bit limits, and digits inside strings. The
+    # next seed contains a number beyond a double's range.
+    "large_numbers": selector() +
+        b'{"batch":[{"event":"e","distinct_id":-9223372036854775807,"properties":'
+        b'{"a\\"1":"2\\\\","n":[18446744073709551615,18446744073709551616,'
+        b'-9223372036854775809,12345678901234567890123,0.30000000000000004,1e-400]}}]}',
+    "number_beyond_double": selector() +
+        b'{"event":"e","distinct_id":"d","properties":{"seats":1e400}}',
     "deep_nesting": selector() + b'{"event":"e","distinct_id":"d","properties":' +
                     b'{"a":' * 200 + b"1" + b"}" * 200 + b"}",
     "unicode": selector() + '{"event":"\u00e9v\u00e8nement","distinct_id":"\U0001F600",'

@@ -75,6 +75,60 @@ TEST(EventNormalizer, PayloadKeepsKeyOrderAndUnicode) {
   EXPECT_EQ(events[0].event, "caf\xC3\xA9");
 }
 
+TEST(EventNormalizer, PayloadKeeps64BitIntegersExact) {
+  const char* const numbers[] = {
+      "9223372036854775807", "-9223372036854775807", "-9223372036854775808",
+      "-9007199254740993",   "18446744073709551615",
+  };
+  for (const char* number : numbers) {
+    std::string body = R"({"event":"e","distinct_id":"d","properties":{"seats":)" +
+                       std::string(number) + "}}";
+    auto events = EventNormalizer().ParseCapture(body, Context());
+    ASSERT_EQ(events.size(), 1u) << body;
+    EXPECT_EQ(events[0].payload, body);
+  }
+}
+
+TEST(EventNormalizer, LargerIntegersStoredAsDoubles) {
+  struct Case {
+    std::string number;
+    std::string stored;  // how the payload writes the nearest double
+  };
+  const Case cases[] = {
+      {"18446744073709551616", "1.8446744073709552e+19"},
+      {"-9223372036854775809", "-9.223372036854776e+18"},
+      {"12345678901234567890123", "1.2345678901234568e+22"},
+  };
+  for (const Case& c : cases) {
+    std::string body = R"({"batch":[{"event":"e","distinct_id":"d","properties":{"seats":)" +
+                       c.number + "}}]}";
+    auto events = EventNormalizer().ParseCapture(body, Context());
+    ASSERT_EQ(events.size(), 1u) << body;
+    EXPECT_EQ(events[0].payload,
+              R"({"event":"e","distinct_id":"d","properties":{"seats":)" + c.stored + "}}");
+  }
+}
+
+TEST(EventNormalizer, NumberBeyondDoubleRejectedByPath) {
+  std::string body = R"({"batch":[{"event":"e","distinct_id":"d"},)"
+                     R"({"event":"e","distinct_id":"d","properties":{"seats":1e400}}]})";
+  CaptureError error = ParseError(body);
+  EXPECT_EQ(error.kind(), CaptureError::Kind::kInvalid);
+  std::string message = error.what();
+  EXPECT_NE(message.find("$.batch[1].properties.seats is 1e400"), std::string::npos) << message;
+  EXPECT_NE(message.find("send it as a string, such as \"1e400\""), std::string::npos) << message;
+  EXPECT_EQ(message.find("not valid JSON"), std::string::npos) << message;
+}
+
+TEST(EventNormalizer, LargeNumericDistinctIdExact) {
+  auto negative =
+      EventNormalizer().ParseCapture(R"({"event":"e","distinct_id":-9223372036854775807})", Context());
+  EXPECT_EQ(negative[0].distinct_id, "-9223372036854775807");
+  auto unsigned_id =
+      EventNormalizer().ParseCapture(R"({"event":"e","distinct_id":18446744073709551615})", Context());
+  EXPECT_EQ(unsigned_id[0].distinct_id, "18446744073709551615");
+}
+
 TEST(EventNormalizer, TokenFromEachPlace) {
   struct Case {
     std::string body;
