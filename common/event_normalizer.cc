@@ -142,11 +142,17 @@ struct TimeField {
   Var value;
 };
 
+CaptureError OutsideEventYears(const TimeField& field, const std::string& where) {
+  return Invalid(where + field.name + " " + Quote(field.value) +
+                 " is outside the years 1970 to 9999; send the event's real time");
+}
+
 // Reads a timestamp or sent_at value as Unix milliseconds.
 int64_t TimeFieldMs(const TimeField& field, const std::string& where) {
   std::optional<double> number;
   if (field.value.isString()) {
     std::string text = field.value.extract<std::string>();
+    // Not range-checked here, because sent_at may still correct a skewed clock.
     if (std::optional<int64_t> parsed = ParseIso8601Ms(text)) return *parsed;
     // A number sent as a string, such as "1767225600".
     char* end = nullptr;
@@ -163,10 +169,7 @@ int64_t TimeFieldMs(const TimeField& field, const std::string& where) {
                   "or Unix seconds or milliseconds");
   }
   double ms = std::fabs(*number) >= 1e11 ? *number : *number * 1000.0;
-  if (ms < 0 || ms > static_cast<double>(kMaxEventTimeMs)) {
-    throw Invalid(where + field.name + " " + Quote(field.value) +
-                  " is outside the years 1970 to 9999; send the event's real time");
-  }
+  if (ms < 0 || ms > static_cast<double>(kMaxEventTimeMs)) throw OutsideEventYears(field, where);
   return static_cast<int64_t>(std::floor(ms));
 }
 
@@ -186,30 +189,42 @@ int64_t EventTimeMs(const Object::Ptr& event, const Var& batch_sent_at, int64_t 
   Var ignore = Field(properties, "$ignore_sent_at");
   bool ignore_sent_at = ignore.isBoolean() && ignore.extract<bool>();
 
-  int64_t result;
   if (!timestamp.value.isEmpty()) {
     int64_t timestamp_ms = TimeFieldMs(timestamp, where);
-    if (!sent_at.value.isEmpty() && !ignore_sent_at) {
-      int64_t sent_at_ms = TimeFieldMs(sent_at, where);
-      result = received_at_ms + (timestamp_ms - sent_at_ms);
-    } else {
-      result = timestamp_ms;
+    if (sent_at.value.isEmpty() || ignore_sent_at) {
+      if (timestamp_ms < 0 || timestamp_ms > kMaxEventTimeMs) {
+        throw OutsideEventYears(timestamp, where);
+      }
+      return timestamp_ms;
     }
-  } else if (!offset.isEmpty()) {
+
+    int64_t sent_at_ms = TimeFieldMs(sent_at, where);
+    int64_t result = received_at_ms + (timestamp_ms - sent_at_ms);
+    if (result < 0 || result > kMaxEventTimeMs) {
+      throw Invalid(where + "timestamp " + Quote(timestamp.value) + " corrected by sent_at " +
+                    Quote(sent_at.value) + " falls outside the years 1970 to 9999; check the "
+                    "client's timestamp and sent_at");
+    }
+    return result;
+  }
+
+  if (!offset.isEmpty()) {
     if (!offset.isNumeric() || offset.isBoolean()) {
       throw Invalid(where + "offset " + Quote(offset) +
                     " is not a number; send milliseconds before sending, or a timestamp");
     }
-    result = received_at_ms - static_cast<int64_t>(offset.convert<double>());
-  } else {
-    result = received_at_ms;
+    // Checked as a double first, because casting a double beyond int64 is undefined.
+    double offset_ms = std::trunc(offset.convert<double>());
+    double result = static_cast<double>(received_at_ms) - offset_ms;
+    if (result < 0 || result > static_cast<double>(kMaxEventTimeMs)) {
+      throw Invalid(where + "offset " + Quote(offset) +
+                    " puts the event outside the years 1970 to 9999; send milliseconds before "
+                    "sending, or a timestamp");
+    }
+    return received_at_ms - static_cast<int64_t>(offset_ms);
   }
 
-  if (result < 0 || result > kMaxEventTimeMs) {
-    throw Invalid(where + "timestamp corrected by sent_at falls outside the years 1970 to 9999; "
-                  "check the client's timestamp and sent_at");
-  }
-  return result;
+  return received_at_ms;
 }
 
 std::string CanonicalUuid(const Var& value, const std::string& where) {

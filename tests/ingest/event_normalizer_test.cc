@@ -315,6 +315,45 @@ TEST(EventNormalizer, InvalidTimesRejected) {
   }
 }
 
+TEST(EventNormalizer, OutOfRangeTimeMessageNamesCause) {
+  struct Case {
+    std::string fields;
+    std::string expected_text;
+    std::string unexpected_text;
+  };
+  const Case cases[] = {
+      {R"("timestamp":"1900-01-01")", R"(timestamp "1900-01-01" is outside the years 1970 to 9999)",
+       "sent_at"},
+      {R"("timestamp":-5)", "timestamp -5 is outside the years 1970 to 9999", "sent_at"},
+      {R"("timestamp":"1900-01-01","sent_at":"2025-12-31T10:00:00Z")",
+       R"(timestamp "1900-01-01" corrected by sent_at "2025-12-31T10:00:00Z" falls outside)", ""},
+      {R"("timestamp":"2025-12-31T10:00:00Z","sent_at":"9000-01-01")",
+       R"(timestamp "2025-12-31T10:00:00Z" corrected by sent_at "9000-01-01" falls outside)", ""},
+      {R"("offset":1e300)", "offset 1e+300 puts the event outside the years 1970 to 9999",
+       "sent_at"},
+      {R"("offset":-1e300)", "offset -1e+300 puts the event outside", "sent_at"},
+  };
+  for (const Case& c : cases) {
+    std::string body = R"({"event":"e","distinct_id":"d",)" + c.fields + "}";
+    std::string message = ParseError(body).what();
+    EXPECT_NE(message.find(c.expected_text), std::string::npos) << body << " gave: " << message;
+    if (!c.unexpected_text.empty()) {
+      EXPECT_EQ(message.find(c.unexpected_text), std::string::npos) << body << " gave: " << message;
+    }
+  }
+}
+
+TEST(EventNormalizer, SentAtCorrectsClockBefore1970) {
+  // A device whose clock reads 1900 sends both times from that clock, so the
+  // correction moves the event to the receive time instead of rejecting it.
+  auto events = EventNormalizer().ParseCapture(
+      R"({"event":"e","distinct_id":"d","timestamp":"1900-01-01T00:00:00Z",)"
+      R"("sent_at":"1900-01-01T00:00:05Z"})",
+      Context());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].created_at, kReceivedMs / 1000 - 5);
+}
+
 TEST(ParseIso8601Ms, FormsAndRejections) {
   EXPECT_EQ(ParseIso8601Ms("1970-01-01T00:00:00Z"), 0);
   EXPECT_EQ(ParseIso8601Ms("1970-01-01T00:00:00.001Z"), 1);
