@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +14,8 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <string_view>
+#include <system_error>
 
 namespace connector {
 namespace {
@@ -24,9 +28,47 @@ std::string Trim(const std::string& text) {
   return text.substr(begin, end - begin);
 }
 
+// Renders a string as a TOML basic string, with control characters escaped
+// so that a value such as "2.11\r\nX-Evil: 1" stays on one line of the message.
+std::string QuoteString(const std::string& text) {
+  std::string quoted = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': quoted += "\\\""; break;
+      case '\\': quoted += "\\\\"; break;
+      case '\b': quoted += "\\b"; break;
+      case '\t': quoted += "\\t"; break;
+      case '\n': quoted += "\\n"; break;
+      case '\f': quoted += "\\f"; break;
+      case '\r': quoted += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04X", static_cast<unsigned char>(c));
+          quoted += escaped;
+        } else {
+          quoted += c;
+        }
+    }
+  }
+  return quoted + "\"";
+}
+
+// Formats a float with the fewest digits that read back as the same double,
+// so -0.1 is shown as -0.1 and not as -0.10000000000000001. A whole number
+// keeps a ".0" so that it still reads as a TOML float.
+std::string FormatFloat(double value) {
+  char digits[64];
+  std::to_chars_result result = std::to_chars(digits, digits + sizeof digits, value);
+  std::string text(digits, result.ptr);
+  if (text.find_first_of(".eni") == std::string::npos) text += ".0";
+  return text;
+}
+
 // Renders a TOML value for an error message, as it would appear in the file.
 std::string Show(const toml::node& node) {
-  if (node.is_string()) return "\"" + **node.as_string() + "\"";
+  if (node.is_string()) return QuoteString(**node.as_string());
+  if (node.is_floating_point()) return FormatFloat(**node.as_floating_point());
   std::ostringstream out;
   node.visit([&out](auto&& value) { out << value; });
   std::string shown = out.str();
@@ -44,6 +86,17 @@ std::string TypeName(const toml::node& node) {
     case toml::node_type::table: return "a table";
     default: return "a date or time";
   }
+}
+
+// Returns what to do about a TOML syntax error, from toml++'s description.
+std::string TomlErrorHint(std::string_view description) {
+  // toml++ 3.3 describes a key or [table] given twice as "cannot redefine
+  // existing ...", and names the key.
+  if (description.find("cannot redefine") != std::string_view::npos) {
+    return "each key may appear once in its table and each [section] once in the file; "
+           "remove the duplicate or merge the two";
+  }
+  return "check that line (strings need double quotes, such as path = \"/var/lib/queue.db\")";
 }
 
 // Reads one [section] of the file. Each Read* call consumes a key; Finish()
@@ -192,6 +245,115 @@ class SectionReader {
   std::vector<std::string> taken_;
 };
 
+bool IsDecimal(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
+    return std::isdigit(c) != 0;
+  });
+}
+
+// Checks HOST:PORT in the form Poco::Net::SocketAddress reads at bind time.
+// The host is a name, an IPv4 address or a bracketed IPv6 address. The port
+// is a decimal number from 0 to 65535, where 0 lets the system pick a free
+// port. Poco also takes a service name such as "http" as the port, but this
+// check rejects one so that a typo fails at load time.
+bool IsListenAddress(const std::string& address) {
+  size_t colon = 0;
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    if (close == std::string::npos || close == 1) return false;
+    colon = close + 1;
+    if (colon >= address.size() || address[colon] != ':') return false;
+  } else {
+    colon = address.find(':');
+    if (colon == std::string::npos || colon == 0) return false;
+  }
+  std::string_view host = std::string_view(address).substr(0, colon);
+  bool host_is_visible = std::all_of(host.begin(), host.end(),
+                                     [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  std::string_view port = std::string_view(address).substr(colon + 1);
+  if (!host_is_visible || !IsDecimal(port) || port.size() > 5) return false;
+  return std::stoi(std::string(port)) <= 65535;
+}
+
+void ReadListenAddress(SectionReader& reader, const std::string& key, std::string& address,
+                       const std::string& example, bool empty_disables) {
+  reader.String(key, address);
+  if (empty_disables && address.empty()) return;
+  if (IsListenAddress(address)) return;
+  std::string accepted = "HOST:PORT with a port from 0 to 65535, such as \"" + example +
+                         "\" or \"[::1]:" + example.substr(example.rfind(':') + 1) +
+                         "\" (port 0 picks a free port)";
+  if (empty_disables) accepted += ", or \"\" to serve no metrics";
+  reader.FailValue(key, address, accepted);
+}
+
+// Intercom's API versions are MAJOR.MINOR ("1.0" to "2.16" in its 2.16 OpenAPI
+// description) plus the pre-release "Unstable". Accepting only that form keeps
+// a typo or a line break out of the Intercom-Version header.
+bool IsApiVersion(const std::string& version) {
+  if (version == "Unstable") return true;
+  size_t dot = version.find('.');
+  if (dot == std::string::npos) return false;
+  std::string_view major = std::string_view(version).substr(0, dot);
+  std::string_view minor = std::string_view(version).substr(dot + 1);
+  return IsDecimal(major) && major.size() <= 3 && IsDecimal(minor) && minor.size() <= 3;
+}
+
+// Describes the first byte of an access token that cannot be sent in the
+// "Authorization: Bearer <token>" header line, such as a line break that
+// would start a header of its own. Returns nullopt for visible ASCII. The
+// description gives the position, never the token.
+std::optional<std::string> FindInvalidTokenByte(const std::string& token) {
+  for (size_t i = 0; i < token.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(token[i]);
+    if (c > 0x20 && c < 0x7f) continue;
+    std::string description = "a control character";
+    if (c == '\r') description = "a carriage return";
+    if (c == '\n') description = "a line feed";
+    if (c == '\t') description = "a tab";
+    if (c == ' ') description = "a space";
+    if (c >= 0x80) description = "a non-ASCII byte";
+    return description + " at position " + std::to_string(i + 1);
+  }
+  return std::nullopt;
+}
+
+std::string TokenExpectation(const std::string& invalid_byte) {
+  return "an access token of visible ASCII characters, but it contains " + invalid_byte +
+         "; copy the token again without spaces or line breaks";
+}
+
+// Returns why `path` cannot be read as a regular file, as a clause such as
+// "does not exist", or nullopt when it can be read.
+std::optional<std::string> FindUnreadableFileReason(const std::string& path) {
+  std::error_code error;
+  std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found) return "does not exist";
+  if (error) return "cannot be checked (" + error.message() + ")";
+  if (std::filesystem::is_directory(status)) return "is a directory";
+  if (!std::filesystem::is_regular_file(status)) return "is not a regular file";
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::string("cannot be opened (") + std::strerror(errno) + ")";
+  return std::nullopt;
+}
+
+// Checks ca_file when the file is loaded, so that a wrong path names the key
+// and line. The worker still loads the certificates at start.
+void CheckCaFile(SectionReader& reader, const std::string& path) {
+  if (path.empty()) return;
+  std::optional<std::string> reason = FindUnreadableFileReason(path);
+  if (!reason) return;
+  std::string where = "the path " + *reason;
+  if (std::filesystem::path(path).is_relative()) {
+    std::error_code error;
+    std::filesystem::path directory = std::filesystem::current_path(error);
+    if (!error) where += " (relative to the working directory " + directory.string() + ")";
+  }
+  reader.FailValue("ca_file", path,
+                   "a readable PEM file of CA certificates, or \"\" for the system's CAs "
+                   "only; " + where);
+}
+
 void ReadQueue(SectionReader& reader, QueueConfig& queue) {
   reader.String("path", queue.path);
   std::string synchronous = queue.synchronous == Synchronous::kFull ? "full" : "normal";
@@ -208,26 +370,19 @@ void ReadQueue(SectionReader& reader, QueueConfig& queue) {
 }
 
 void ReadIngest(SectionReader& reader, IngestConfig& ingest) {
-  reader.String("listen", ingest.listen);
-  if (ingest.listen.rfind(':') == std::string::npos) {
-    reader.FailValue("listen", ingest.listen,
-                "HOST:PORT such as \"127.0.0.1:8000\"");
-  }
+  ReadListenAddress(reader, "listen", ingest.listen, "127.0.0.1:8000", /*empty_disables=*/false);
   reader.Integer("max_body_bytes", ingest.max_body_bytes, 1024, int64_t{1} << 32);
   reader.Integer("max_decompressed_bytes", ingest.max_decompressed_bytes, 1024, int64_t{1} << 34);
   reader.StringList("api_keys", ingest.api_keys);
   reader.Integer("threads", ingest.threads, 1, 1024);
   reader.Integer("max_queued_connections", ingest.max_queued_connections, 1, 65536);
   reader.Integer("max_events_per_request", ingest.max_events_per_request, 1, 1000000);
-  reader.String("metrics_listen", ingest.metrics_listen);
-  if (!ingest.metrics_listen.empty() && ingest.metrics_listen.rfind(':') == std::string::npos) {
-    reader.FailValue("metrics_listen", ingest.metrics_listen,
-                "HOST:PORT such as \"127.0.0.1:9464\", or \"\" to serve no metrics");
-  }
+  ReadListenAddress(reader, "metrics_listen", ingest.metrics_listen, "127.0.0.1:9464",
+                    /*empty_disables=*/true);
 }
 
-void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
-  reader.String("api_key", intercom.api_key);
+// Reads region, use_european_data_storage and base_url, and resolves base_url.
+void ReadIntercomHost(SectionReader& reader, IntercomConfig& intercom) {
   reader.String("region", intercom.region);
   if (!RegionBaseUrl(intercom.region)) {
     reader.FailValue("region", intercom.region, "\"us\", \"eu\" or \"au\"");
@@ -254,8 +409,26 @@ void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
   } else {
     intercom.base_url = *RegionBaseUrl(intercom.region);
   }
+}
+
+void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
+  reader.String("api_key", intercom.api_key);
+  if (std::optional<std::string> invalid_byte = FindInvalidTokenByte(intercom.api_key)) {
+    reader.FailValue("api_key", intercom.api_key, TokenExpectation(*invalid_byte));
+  }
+  ReadIntercomHost(reader, intercom);
   reader.String("api_version", intercom.api_version);
+  if (!IsApiVersion(intercom.api_version)) {
+    reader.FailValue("api_version", intercom.api_version,
+                     "an Intercom API version such as \"2.11\" (MAJOR.MINOR) or \"Unstable\"");
+  }
   reader.StringList("triggering_events", intercom.triggering_events);
+  if (intercom.triggering_events.empty()) {
+    // The worker sends only these events, so an empty list would skip every one.
+    reader.FailValue("triggering_events", "",
+                     "at least one event name, such as [\"$identify\"]; the worker sends "
+                     "only the events listed here");
+  }
   reader.StringList("ignored_email_domains", intercom.ignored_email_domains);
   for (std::string& domain : intercom.ignored_email_domains) {
     std::transform(domain.begin(), domain.end(), domain.begin(),
@@ -269,6 +442,7 @@ void ReadIntercom(SectionReader& reader, IntercomConfig& intercom) {
                 "a non-empty string without '.' or '$', such as \"_\"");
   }
   reader.String("ca_file", intercom.ca_file);
+  CheckCaFile(reader, intercom.ca_file);
   reader.Duration("connect_timeout", intercom.connect_timeout, Milliseconds(1));
   reader.Duration("request_timeout", intercom.request_timeout, Milliseconds(1));
 }
@@ -288,16 +462,18 @@ void ReadWorker(SectionReader& reader, WorkerConfig& worker) {
   reader.Duration("pause_probe_interval", worker.pause_probe_interval, Milliseconds(1));
   reader.Duration("pause_log_interval", worker.pause_log_interval, Milliseconds(0));
   reader.Duration("prune_interval", worker.prune_interval, Milliseconds(1));
-  reader.String("metrics_listen", worker.metrics_listen);
-  if (!worker.metrics_listen.empty() && worker.metrics_listen.rfind(':') == std::string::npos) {
-    reader.FailValue("metrics_listen", worker.metrics_listen,
-                "HOST:PORT such as \"127.0.0.1:9465\", or \"\" to serve no metrics");
-  }
+  ReadListenAddress(reader, "metrics_listen", worker.metrics_listen, "127.0.0.1:9465",
+                    /*empty_disables=*/true);
 }
 
 void ApplyEnvironment(Config& config) {
   const char* api_key = std::getenv("INTERCOM_API_KEY");
-  if (api_key != nullptr && *api_key != '\0') config.intercom.api_key = api_key;
+  if (api_key == nullptr || *api_key == '\0') return;
+  if (std::optional<std::string> invalid_byte = FindInvalidTokenByte(api_key)) {
+    throw ConfigError("environment variable INTERCOM_API_KEY: invalid value (not shown: "
+                      "secret); expected " + TokenExpectation(*invalid_byte));
+  }
+  config.intercom.api_key = api_key;
 }
 
 }  // namespace
@@ -336,9 +512,8 @@ Config ParseConfig(const std::string& toml_text, const std::string& source) {
     root = toml::parse(toml_text, source);
   } catch (const toml::parse_error& error) {
     throw ConfigError(source + ":" + std::to_string(error.source().begin.line) +
-                      ": invalid TOML: " + std::string(error.description()) +
-                      "; check that line (strings need double quotes, such as "
-                      "path = \"/var/lib/queue.db\")");
+                      ": invalid TOML: " + std::string(error.description()) + "; " +
+                      TomlErrorHint(error.description()));
   }
 
   Config config;

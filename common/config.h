@@ -42,17 +42,20 @@ struct IngestConfig {
 };
 
 struct IntercomConfig {
-  std::string api_key;                 // empty: the worker writes requests to a file
+  std::string api_key;                 // empty: the worker writes requests to a file;
+                                       // visible ASCII only, as it is sent in a header
   std::string region = "us";           // "us", "eu" or "au"
   std::string base_url;                // resolved from region unless set
-  std::string api_version = "2.11";    // sent as Intercom-Version
-  std::vector<std::string> triggering_events{"$identify"};
+  std::string api_version = "2.11";    // sent as Intercom-Version; MAJOR.MINOR or "Unstable"
+  std::vector<std::string> triggering_events{"$identify"};  // never empty
   std::vector<std::string> ignored_email_domains;
   std::vector<std::string> metadata_properties;  // event properties sent as metadata
   // Joins the keys of a flattened nested property ("plan" + "name" ->
   // "plan_name"). Intercom rejects keys with '.' or '$', so neither is allowed.
   std::string metadata_separator = "_";
-  std::string ca_file;                 // extra CA bundle for private CAs; empty: system CAs
+  // Extra CA bundle for private CAs, checked to be a readable regular file
+  // when the configuration is loaded. Empty: the system's CAs only.
+  std::string ca_file;
   Milliseconds connect_timeout{5000};
   Milliseconds request_timeout{10000};
 };
@@ -96,14 +99,18 @@ struct Config {
 
 // Reads and validates the TOML file at `path`. INTERCOM_API_KEY in the
 // environment, when set and not empty, replaces intercom.api_key.
-// Throws ConfigError on an unknown key, a wrong type or an invalid value.
+// Throws ConfigError on an unknown key, a wrong type or an invalid value
+// (including an intercom.ca_file that cannot be read), and on an
+// INTERCOM_API_KEY that is not visible ASCII.
 Config LoadConfigFile(const std::string& path);
 
-// Parses TOML text. `source` names it in error messages.
+// Parses TOML text. `source` names it in error messages. A relative
+// intercom.ca_file is checked against the working directory.
 Config ParseConfig(const std::string& toml_text, const std::string& source);
 
 // The configuration used when no --config is given: every default, with the
-// environment's INTERCOM_API_KEY applied.
+// environment's INTERCOM_API_KEY applied. Throws ConfigError when that
+// variable is not visible ASCII.
 Config DefaultConfig();
 
 // Parses "250ms", "5s", "30m", "2h" or "7d". Returns nullopt when `text` is

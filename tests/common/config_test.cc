@@ -3,8 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "tests/support/temp_dir.h"
 
@@ -12,6 +19,7 @@ namespace connector {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string ErrorFor(const std::string& toml) {
   try {
@@ -21,6 +29,16 @@ std::string ErrorFor(const std::string& toml) {
   }
   return "";
 }
+
+// Sets INTERCOM_API_KEY for one test and unsets it when the test ends, even
+// when an assertion fails.
+class ScopedApiKey {
+ public:
+  explicit ScopedApiKey(const std::string& value) { ::setenv("INTERCOM_API_KEY", value.c_str(), 1); }
+  ~ScopedApiKey() { ::unsetenv("INTERCOM_API_KEY"); }
+  ScopedApiKey(const ScopedApiKey&) = delete;
+  ScopedApiKey& operator=(const ScopedApiKey&) = delete;
+};
 
 TEST(ConfigTest, EmptyFileGivesDefaults) {
   Config config = ParseConfig("", "test.toml");
@@ -190,6 +208,163 @@ TEST(ConfigTest, RejectsMetadataSeparatorWithDot) {
 TEST(ConfigTest, RejectsZeroProbeInterval) {
   EXPECT_THAT(ErrorFor("[worker]\npause_probe_interval = \"0s\"\n"),
               HasSubstr("worker.pause_probe_interval"));
+}
+
+TEST(ConfigTest, ApiVersionWithLineBreakRejected) {
+  std::string error = ErrorFor("[intercom]\napi_version = \"2.11\\r\\nX-Evil: 1\"\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:2: key intercom.api_version"));
+  EXPECT_THAT(error, HasSubstr("\"2.11\\r\\nX-Evil: 1\""));  // escaped, on one line
+  EXPECT_THAT(error, Not(HasSubstr("\r")));
+  EXPECT_THAT(error, Not(HasSubstr("\n")));
+  EXPECT_THAT(error, HasSubstr("such as \"2.11\""));
+}
+
+TEST(ConfigTest, ApiVersionMustLookLikeVersion) {
+  for (const char* version : {"", "2", "2.", ".11", "v2.11", "2.11 ", "2.11.1", "2.x", "unstable",
+                              "1234.1", "2.11\\t"}) {
+    EXPECT_THAT(ErrorFor(std::string("[intercom]\napi_version = \"") + version + "\"\n"),
+                HasSubstr("key intercom.api_version"))
+        << version;
+  }
+  for (const char* version : {"1.0", "2.11", "2.16", "Unstable"}) {
+    Config config =
+        ParseConfig(std::string("[intercom]\napi_version = \"") + version + "\"\n", "test.toml");
+    EXPECT_EQ(config.intercom.api_version, version);
+  }
+}
+
+TEST(ConfigTest, FileTokenWithLineBreakRejected) {
+  std::string error = ErrorFor("[intercom]\napi_key = \"SECRETtok\\r\\nX-Evil: 2\"\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:2: key intercom.api_key"));
+  EXPECT_THAT(error, HasSubstr("a carriage return at position 10"));
+  EXPECT_THAT(error, HasSubstr("not shown: secret"));
+  EXPECT_THAT(error, Not(HasSubstr("SECRET")));
+  EXPECT_THAT(error, Not(HasSubstr("X-Evil")));
+
+  EXPECT_THAT(ErrorFor("[intercom]\napi_key = \"tok en\"\n"), HasSubstr("a space at position 4"));
+  EXPECT_THAT(ErrorFor("[intercom]\napi_key = \"tok\\u007F\"\n"),
+              HasSubstr("a control character at position 4"));
+  EXPECT_THAT(ErrorFor("[intercom]\napi_key = \"tok\u00e9\"\n"),
+              HasSubstr("a non-ASCII byte at position 4"));
+  EXPECT_EQ(ParseConfig("[intercom]\napi_key = \"dG9rOmFi+/Y2Rl_-~.==\"\n", "test.toml")
+                .intercom.api_key,
+            "dG9rOmFi+/Y2Rl_-~.==");
+}
+
+TEST(ConfigTest, EnvironmentTokenWithLineBreakRejected) {
+  testing::TempDir dir;
+  std::string path = dir.File("c.toml");
+  std::ofstream(path) << "[intercom]\napi_key = \"from-file\"\n";
+  ScopedApiKey api_key("SECRETtok\r\nX-Evil: 2");
+  for (const std::function<Config()>& load :
+       std::vector<std::function<Config()>>{[] { return DefaultConfig(); },
+                                            [&path] { return LoadConfigFile(path); }}) {
+    try {
+      load();
+      ADD_FAILURE() << "expected ConfigError";
+    } catch (const ConfigError& error) {
+      EXPECT_THAT(error.what(), HasSubstr("INTERCOM_API_KEY"));
+      EXPECT_THAT(error.what(), HasSubstr("a carriage return at position 10"));
+      EXPECT_THAT(error.what(), Not(HasSubstr("SECRET")));
+      EXPECT_THAT(error.what(), Not(HasSubstr("X-Evil")));
+    }
+  }
+}
+
+TEST(ConfigTest, CaFileMustExist) {
+  testing::TempDir dir;
+  std::string missing = dir.File("missing.pem");
+  std::string error = ErrorFor("[intercom]\n\nca_file = \"" + missing + "\"\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:3: key intercom.ca_file"));
+  EXPECT_THAT(error, HasSubstr("\"" + missing + "\""));
+  EXPECT_THAT(error, HasSubstr("the path does not exist"));
+
+  std::string relative = ErrorFor("[intercom]\nca_file = \"no-such-dir/ca.pem\"\n");
+  EXPECT_THAT(relative, HasSubstr("the path does not exist"));
+  EXPECT_THAT(relative, HasSubstr("relative to the working directory " +
+                                  std::filesystem::current_path().string()));
+}
+
+TEST(ConfigTest, CaFileMustBeRegularFile) {
+  testing::TempDir dir;
+  std::string error = ErrorFor("[intercom]\nca_file = \"" + dir.path() + "\"\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:2: key intercom.ca_file"));
+  EXPECT_THAT(error, HasSubstr("the path is a directory"));
+
+  std::string fifo = dir.File("ca.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THAT(ErrorFor("[intercom]\nca_file = \"" + fifo + "\"\n"),
+              HasSubstr("the path is not a regular file"));
+
+  std::string pem = dir.File("ca.pem");
+  std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\n";
+  EXPECT_EQ(ParseConfig("[intercom]\nca_file = \"" + pem + "\"\n", "test.toml").intercom.ca_file,
+            pem);
+}
+
+// Root reads a file whatever its mode, so this case runs only as another user.
+TEST(ConfigTest, UnreadableCaFileRejected) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root can read a file with mode 000";
+  testing::TempDir dir;
+  std::string pem = dir.File("ca.pem");
+  std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\n";
+  ASSERT_EQ(::chmod(pem.c_str(), 0), 0);
+  std::string error = ErrorFor("[intercom]\nca_file = \"" + pem + "\"\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:2: key intercom.ca_file"));
+  EXPECT_THAT(error, HasSubstr("the path cannot be opened (Permission denied)"));
+}
+
+TEST(ConfigTest, ListenAddressesCheckPortRange) {
+  const char* keys[][2] = {{"ingest", "listen"}, {"ingest", "metrics_listen"},
+                           {"worker", "metrics_listen"}};
+  for (const auto& [section, key] : keys) {
+    std::string prefix = std::string("[") + section + "]\n" + key + " = ";
+    for (const char* address : {"127.0.0.1:99999", "127.0.0.1:65536", "127.0.0.1:-1",
+                                "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:", ":8000",
+                                "::1:8000", "[::1]8000", "[]:8000", "127.0.0.1:http",
+                                "127.0.0.1:1000000", "local host:80"}) {
+      std::string error = ErrorFor(prefix + "\"" + address + "\"\n");
+      EXPECT_THAT(error, HasSubstr(std::string("test.toml:2: key ") + section + "." + key))
+          << address;
+      EXPECT_THAT(error, HasSubstr("a port from 0 to 65535")) << address;
+    }
+    for (const char* address : {"127.0.0.1:0", "127.0.0.1:65535", "0.0.0.0:9000", "[::1]:8000",
+                                "localhost:1"}) {
+      EXPECT_EQ(ErrorFor(prefix + "\"" + address + "\"\n"), "") << section << "." << key;
+    }
+  }
+}
+
+TEST(ConfigTest, DuplicateKeyGetsDuplicateHint) {
+  std::string error = ErrorFor("[intercom]\nregion = \"eu\"\nregion = \"us\"\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:3: invalid TOML"));
+  EXPECT_THAT(error, HasSubstr("'region'"));
+  EXPECT_THAT(error, HasSubstr("remove the duplicate"));
+  EXPECT_THAT(error, Not(HasSubstr("double quotes")));
+
+  std::string table = ErrorFor("[worker]\njitter = 0.1\n\n[worker]\nlease = \"60s\"\n");
+  EXPECT_THAT(table, HasSubstr("test.toml:4: invalid TOML"));
+  EXPECT_THAT(table, HasSubstr("remove the duplicate"));
+}
+
+TEST(ConfigTest, FloatShownAsWritten) {
+  std::string error = ErrorFor("[worker]\njitter = -0.1\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:2: key worker.jitter: invalid value -0.1 (a float)"));
+  EXPECT_THAT(error, Not(HasSubstr("0.10000000000000001")));
+  EXPECT_THAT(ErrorFor("[worker]\njitter = 1.1\n"), HasSubstr("invalid value 1.1 (a float)"));
+  EXPECT_THAT(ErrorFor("[worker]\njitter = 2.0\n"), HasSubstr("invalid value 2.0 (a float)"));
+  EXPECT_THAT(ErrorFor("[worker]\njitter = 1e300\n"), HasSubstr("invalid value 1e+300 (a float)"));
+  EXPECT_THAT(ErrorFor("[worker]\njitter = -inf\n"), HasSubstr("invalid value -inf (a float)"));
+}
+
+TEST(ConfigTest, EmptyTriggeringEventsRejected) {
+  // Blank items are dropped, so each of these lists names no event.
+  for (const char* value : {"[]", "\"\"", "\" , \"", "[\" \"]"}) {
+    std::string error = ErrorFor(std::string("[intercom]\ntriggering_events = ") + value + "\n");
+    EXPECT_THAT(error, HasSubstr("test.toml:2: key intercom.triggering_events")) << value;
+    EXPECT_THAT(error, HasSubstr("at least one event name")) << value;
+  }
+  EXPECT_THAT(ErrorFor("[intercom]\ntriggering_events = []\n"), HasSubstr("invalid value []"));
 }
 
 TEST(DurationTest, ParsesAndFormatsUnits) {
