@@ -1,10 +1,12 @@
 #include "worker/filters.h"
 
-#include <Poco/JSON/Parser.h>
+#include <Poco/Exception.h>
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
+#include "common/json_parser.h"
 #include "worker/email_resolver.h"
 
 namespace connector {
@@ -16,14 +18,21 @@ std::string Lower(std::string text) {
   return text;
 }
 
-// Parses `json` as an object; returns null when it is not one.
+// Ingest stores no payload deeper than this, so the limit only guards rows
+// written by other means.
+constexpr size_t kMaxPayloadDepth = 64;
+
+// Parses `json` as an object; returns null when it is not one. Numbers keep
+// the exact values ingest stored, which Poco's own parser would change for
+// integers beyond 2^53 in magnitude.
 Poco::JSON::Object::Ptr ParseObject(const std::string& json) {
   try {
-    Poco::JSON::Parser parser;
-    Poco::Dynamic::Var parsed = parser.parse(json);
+    Poco::Dynamic::Var parsed = ParseJsonExactNumbers(json, kMaxPayloadDepth);
     if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return nullptr;
     return parsed.extract<Poco::JSON::Object::Ptr>();
   } catch (const Poco::Exception&) {
+    return nullptr;
+  } catch (const std::runtime_error&) {  // JsonNumberOutOfRange
     return nullptr;
   }
 }

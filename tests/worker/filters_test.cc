@@ -66,5 +66,17 @@ TEST(FiltersTest, PassesPropertiesForMetadata) {
   EXPECT_EQ(decision.properties->getValue<std::string>("plan"), "pro");
 }
 
+TEST(FiltersTest, PropertiesKeepLargeIntegersExact) {
+  Filters filters(FilterConfig());
+  EventContent event{"$identify", "ann@example.com",
+                     R"({"properties": {"low": -9223372036854775807, "high": 18446744073709551615}})",
+                     std::nullopt};
+  FilterDecision decision = filters.Decide(event);
+  ASSERT_TRUE(decision.send) << decision.reason;
+  ASSERT_FALSE(decision.properties.isNull());
+  EXPECT_EQ(decision.properties->get("low").convert<Poco::Int64>(), -9223372036854775807LL);
+  EXPECT_EQ(decision.properties->get("high").convert<Poco::UInt64>(), 18446744073709551615ULL);
+}
+
 }  // namespace
 }  // namespace connector
