@@ -56,6 +56,7 @@ IngestServer::IngestServer(const Config& config, const Clock& clock)
   params->setServerName("intercom-ingest");
   server_ = std::make_unique<Poco::Net::HTTPServer>(new IngestRequestHandlerFactory(context_),
                                                     pool_, socket, params);
+  context_.server = server_.get();
 }
 
 IngestServer::~IngestServer() { Stop(); }

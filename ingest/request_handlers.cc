@@ -124,7 +124,16 @@ bool HasQueryValue(const Poco::URI::QueryParameters& query, const std::string& n
 
 void IngestRequestHandler::handleRequest(HTTPServerRequest& request,
                                          HTTPServerResponse& response) {
-  if (context_.stopping.load()) response.setKeepAlive(false);
+  // Poco keeps a keep-alive connection on its pool thread until the client
+  // closes it or idles. So with more busy clients than threads, the others
+  // would wait in the server's queue for as long as the busy ones keep
+  // sending. While a connection waits, this one closes after its response.
+  // Its thread then takes the waiting connection, and the client reconnects
+  // behind it.
+  if (context_.stopping.load() || context_.server->queuedConnections() > 0) {
+    response.setKeepAlive(false);
+  }
+
 
   std::string path;
   Poco::URI::QueryParameters query;

@@ -2,6 +2,7 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/TCPServer.h>
 
 #include <atomic>
 #include <string>
@@ -27,6 +28,9 @@ struct IngestContext {
   mutable RejectionLogLimiter rejection_log{kMaxRejectionLinesPerSecond};
   // Set by IngestServer::Stop(): each response then closes its connection.
   std::atomic<bool> stopping{false};
+  // The server the handlers run in, for the number of accepted connections
+  // waiting for a pool thread. Set by IngestServer before it starts.
+  const Poco::Net::TCPServer* server = nullptr;
 
   static constexpr int kMaxRejectionLinesPerSecond = 20;
 };

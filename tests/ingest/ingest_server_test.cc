@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -38,6 +39,96 @@ std::string Event(const std::string& name, const std::string& distinct_id,
   if (!uuid.empty()) json += R"(,"uuid":")" + uuid + "\"";
   return json + "}";
 }
+
+// Clients that each send single-event POST /e/ requests back to back on one
+// keep-alive connection until Stop(), counting the 200 responses.
+// HTTPClientSession reconnects after a response with Connection: close.
+class BusyClients {
+ public:
+  explicit BusyClients(int port) : port_(port) {}
+  ~BusyClients() { Stop(); }
+
+  // Starts the next client, which connects and starts sending at once.
+  void Add() {
+    auto state = std::make_unique<State>();
+    State* raw = state.get();
+    states_.push_back(std::move(state));
+    threads_.emplace_back([this, raw, index = threads_.size()] { Run(index, *raw); });
+  }
+
+  // Waits up to `timeout` until every client has had a 200; returns whether they all have.
+  bool WaitUntilAllServed(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool all = true;
+      for (const auto& state : states_) all = all && state->ok.load() > 0;
+      if (all) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+  // Lets each client finish its current request, then joins them.
+  void Stop() {
+    stop_ = true;
+    for (std::thread& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
+  }
+
+  int ok(size_t index) const { return states_[index]->ok.load(); }
+  int errors(size_t index) const { return states_[index]->errors.load(); }
+  std::string first_error(size_t index) const {
+    std::lock_guard<std::mutex> lock(states_[index]->mutex);
+    return states_[index]->first_error;
+  }
+
+ private:
+  struct State {
+    std::atomic<int> ok{0};
+    std::atomic<int> errors{0};
+    mutable std::mutex mutex;
+    std::string first_error;  // guarded by mutex
+  };
+
+  void Run(size_t index, State& state) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+    session.setKeepAlive(true);
+    // Long enough for a queued connection to wait for a thread under sanitizers.
+    session.setTimeout(Poco::Timespan(60, 0));
+    for (int i = 0; !stop_.load(); ++i) {
+      std::string body = Event("busy", std::to_string(index) + "-" + std::to_string(i));
+      Poco::Net::HTTPRequest request("POST", "/e/", Poco::Net::HTTPMessage::HTTP_1_1);
+      request.setContentType("application/json");
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+      try {
+        session.sendRequest(request) << body;
+        Poco::Net::HTTPResponse response;
+        std::string answer;
+        Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+        if (response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK) {
+          state.ok.fetch_add(1);
+          continue;
+        }
+        RecordError(state, std::to_string(static_cast<int>(response.getStatus())) + " " + answer);
+      } catch (const Poco::Exception& error) {
+        RecordError(state, error.displayText());
+        session.reset();
+      }
+    }
+  }
+
+  static void RecordError(State& state, const std::string& error) {
+    state.errors.fetch_add(1);
+    std::lock_guard<std::mutex> lock(state.mutex);
+    if (state.first_error.empty()) state.first_error = error;
+  }
+
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::unique_ptr<State>> states_;
+  std::vector<std::thread> threads_;
+};
 
 // Runs an IngestServer on 127.0.0.1:0 with a queue in a fresh directory, and
 // keeps a reader connection to the same file.
@@ -442,6 +533,60 @@ TEST_F(IngestServerTest, ConcurrentClientsShareCommits) {
   // Group commit: fewer transactions than requests.
   EXPECT_EQ(server_->writer().requests(), static_cast<uint64_t>(kClients * kRequestsPerClient));
   EXPECT_LT(server_->writer().transactions(), server_->writer().requests());
+}
+
+TEST_F(IngestServerTest, QueuedConnectionsServedBehindBusyKeepAlive) {
+  constexpr int kThreads = 2;
+  constexpr int kClients = 5;
+  StartServer([](Config& config) { config.ingest.threads = kThreads; });
+  BusyClients clients(port_);
+
+  // The first kThreads clients take every pool thread. Each is already sending
+  // back to back before the next one connects, so the rest can only wait in
+  // the server's queue for a thread.
+  for (int i = 0; i < kClients; ++i) {
+    clients.Add();
+    if (i < kThreads) {
+      ASSERT_TRUE(clients.WaitUntilAllServed(std::chrono::seconds(10)))
+          << "client " << i << " got no response with a pool thread free";
+    }
+  }
+
+  // Each served connection is busy all the time, so only a server that ends
+  // busy connections while others wait lets the later clients in.
+  bool all_served = clients.WaitUntilAllServed(std::chrono::seconds(10));
+  std::vector<int> served_before_stop;
+  for (size_t i = 0; i < kClients; ++i) served_before_stop.push_back(clients.ok(i));
+  clients.Stop();
+
+  EXPECT_TRUE(all_served);
+  int total_ok = 0;
+  for (size_t i = 0; i < kClients; ++i) {
+    EXPECT_GT(served_before_stop[i], 0)
+        << "client " << i << " got no response in 10 s while " << kThreads
+        << " busy keep-alive clients held the threads";
+    EXPECT_EQ(clients.errors(i), 0) << "client " << i << ": " << clients.first_error(i);
+    total_ok += clients.ok(i);
+  }
+  EXPECT_EQ(Count(), total_ok);
+}
+
+TEST_F(IngestServerTest, KeepAliveKeptWithoutWaitingConnections) {
+  StartServer([](Config& config) { config.ingest.threads = 2; });
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+  session.setKeepAlive(true);
+  for (int i = 0; i < 5; ++i) {
+    std::string body = Event("keep_alive", std::to_string(i));
+    Poco::Net::HTTPRequest request("POST", "/e/", Poco::Net::HTTPMessage::HTTP_1_1);
+    request.setContentLength(static_cast<std::streamsize>(body.size()));
+    session.sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    std::string answer;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+    EXPECT_EQ(response.getStatus(), 200) << answer;
+    EXPECT_TRUE(response.getKeepAlive()) << "request " << i << " got Connection: close";
+  }
+  EXPECT_EQ(Count(), 5);
 }
 
 TEST_F(IngestServerTest, OtherProcessReadsWhileIngestWrites) {
