@@ -3,11 +3,14 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/URI.h>
 
 #include <array>
 #include <chrono>
+#include <istream>
 #include <sstream>
 
 #include "common/capture_decoder.h"
@@ -82,6 +85,58 @@ std::string ReadBody(HTTPServerRequest& request, int64_t max_bytes) {
   return body;
 }
 
+// Limits on reading the rest of a body after a 413. Past them the connection
+// closes with the data unread, so a client that keeps sending cannot hold a
+// pool thread.
+constexpr int64_t kMaxDiscardBytes = 64 * 1024 * 1024;
+constexpr std::chrono::seconds kMaxDiscardTime{5};
+
+// Reads and discards what is left of the request body, after the response
+// has been sent and flushed. Closing a socket with unread data in its receive
+// buffer makes the kernel send RST instead of FIN. A client that is still
+// writing the body, or has not read the response yet, then gets "connection
+// reset" instead of the response. Stops at the end of the body, when the
+// client closes, or after kMaxDiscardBytes or kMaxDiscardTime.
+void DiscardRestOfBody(HTTPServerRequest& request) {
+  // Without Content-Length or chunked encoding there is no body, and Poco's
+  // stream would read until the client closes.
+  if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return;
+  // More than kMaxDiscardBytes is left, so the connection cannot end cleanly anyway.
+  if (request.getContentLength64() > kMaxDiscardBytes) return;
+  auto* server_request = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
+  if (server_request == nullptr) return;
+  Poco::Net::StreamSocket& socket = server_request->socket();
+
+  // FIN now, so the client sees the end of the response at once, and a
+  // client that stopped sending when the 413 arrived can close its side,
+  // which ends the loop below early. It fails only when the client is gone, and
+  // then nothing is left to read.
+  try {
+    socket.shutdownSend();
+  } catch (const Poco::Exception&) {
+    return;
+  }
+
+  auto deadline = std::chrono::steady_clock::now() + kMaxDiscardTime;
+  std::istream& body = request.stream();
+  std::array<char, 4096> buffer;
+  int64_t discarded = 0;
+  while (discarded < kMaxDiscardBytes) {
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    socket.setReceiveTimeout(Poco::Timespan(left.count()));
+    // peek() refills the stream's buffer with one receive for a Content-Length
+    // body, which waits at most `left`. readsome() then takes only what is
+    // buffered. A timeout or a reset sets badbit, and peek() returns EOF.
+    // NOTE: a chunked body's size lines can take several receives per peek(),
+    // so a client that sends them a byte at a time can pass the deadline, as
+    // it can stretch ReadBody's reads.
+    if (body.peek() == std::char_traits<char>::eof()) break;
+    discarded += body.readsome(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  }
+}
+
 std::string StripTrailingSlash(std::string path) {
   if (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
@@ -133,7 +188,6 @@ void IngestRequestHandler::handleRequest(HTTPServerRequest& request,
   if (context_.stopping.load() || context_.server->queuedConnections() > 0) {
     response.setKeepAlive(false);
   }
-
 
   std::string path;
   Poco::URI::QueryParameters query;
@@ -341,11 +395,17 @@ void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse
   std::string text = JsonText(answer);
   // A 413 can leave the body unread; close the connection rather than parse
   // the rest of it as the next request.
-  if (rejection.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE) response.setKeepAlive(false);
+  bool too_large = rejection.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE;
+  if (too_large) response.setKeepAlive(false);
   response.setStatus(rejection.status);
   response.setContentType("application/json");
   response.setContentLength(static_cast<std::streamsize>(text.size()));
-  response.send() << text;
+  std::ostream& out = response.send();
+  out << text;
+  if (too_large) {
+    out.flush();
+    DiscardRestOfBody(request);
+  }
 }
 
 void IngestRequestHandler::SetCorsHeaders(const HTTPServerRequest& request,

@@ -3,6 +3,8 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <SQLiteCpp/Statement.h>
 #include <gtest/gtest.h>
@@ -38,6 +40,30 @@ std::string Event(const std::string& name, const std::string& distinct_id,
   std::string json = R"({"event":")" + name + R"(","distinct_id":")" + distinct_id + "\"";
   if (!uuid.empty()) json += R"(,"uuid":")" + uuid + "\"";
   return json + "}";
+}
+
+// Writes `head` and all of `body` on a new connection before reading
+// anything, like a client that reads only after sending the whole request.
+// Returns everything the server sent until it closed the connection, and
+// throws Poco::Exception when the server resets it.
+std::string SendWholeRequestThenRead(int port, const std::string& head, const std::string& body) {
+  Poco::Net::StreamSocket socket(
+      Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+  socket.setSendTimeout(Poco::Timespan(30, 0));
+  socket.setReceiveTimeout(Poco::Timespan(30, 0));
+  std::string request = head + body;
+  size_t sent = 0;
+  while (sent < request.size()) {
+    int chunk = static_cast<int>(std::min<size_t>(request.size() - sent, 64 * 1024));
+    sent += static_cast<size_t>(socket.sendBytes(request.data() + sent, chunk));
+  }
+
+  std::string received;
+  char buffer[4096];
+  while (int n = socket.receiveBytes(buffer, sizeof(buffer))) {
+    received.append(buffer, static_cast<size_t>(n));
+  }
+  return received;
 }
 
 // Clients that each send single-event POST /e/ requests back to back on one
@@ -438,6 +464,104 @@ TEST_F(IngestServerTest, ChunkedBodyOverLimitIs413) {
   Poco::StreamCopier::copyToString(in, body);
   EXPECT_EQ(response.getStatus(), 413);
   EXPECT_EQ(Count(), 0);
+}
+
+// Larger than Linux's default maximum send buffer (tcp_wmem, 4 MiB) plus the
+// receive window of a server that reads nothing, so the client is still
+// writing when the server rejects the request.
+constexpr size_t kOversizedBodyBytes = 8 * 1024 * 1024;
+
+TEST_F(IngestServerTest, OversizedBodyWrittenFirstGets413) {
+  StartServer([](Config& config) { config.ingest.max_body_bytes = 2048; });
+  const std::string body(kOversizedBodyBytes, ' ');
+  const std::string head = "POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: application/json\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::string response;
+    try {
+      response = SendWholeRequestThenRead(port_, head, body);
+    } catch (const Poco::Exception& error) {
+      FAIL() << "attempt " << attempt << ": " << error.displayText();
+    }
+    EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << "attempt " << attempt << ": "
+                                                     << response.substr(0, 200);
+    EXPECT_NE(response.find("max_body_bytes=2048"), std::string::npos) << response.substr(0, 500);
+  }
+  EXPECT_EQ(Count(), 0);
+  EXPECT_EQ(Post("/batch/", Event("small", "d")).status, 200);
+}
+
+TEST_F(IngestServerTest, OversizedChunkedBodyWrittenFirstGets413) {
+  StartServer([](Config& config) { config.ingest.max_body_bytes = 2048; });
+  const std::string chunk(64 * 1024, ' ');
+  std::string body;
+  body.reserve(kOversizedBodyBytes + kOversizedBodyBytes / 1024);
+  while (body.size() < kOversizedBodyBytes) {
+    char size_line[32];
+    std::snprintf(size_line, sizeof(size_line), "%zx\r\n", chunk.size());
+    body += size_line + chunk + "\r\n";
+  }
+  body += "0\r\n\r\n";
+  const std::string head = "POST /e/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::string response;
+    try {
+      response = SendWholeRequestThenRead(port_, head, body);
+    } catch (const Poco::Exception& error) {
+      FAIL() << "attempt " << attempt << ": " << error.displayText();
+    }
+    EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << "attempt " << attempt << ": "
+                                                     << response.substr(0, 200);
+    EXPECT_NE(response.find("max_body_bytes=2048"), std::string::npos) << response.substr(0, 500);
+  }
+  EXPECT_EQ(Count(), 0);
+  EXPECT_EQ(Post("/batch/", Event("small", "d")).status, 200);
+}
+
+TEST_F(IngestServerTest, StalledOversizedBodyFreesThread) {
+  constexpr int kThreads = 2;
+  StartServer([](Config& config) {
+    config.ingest.threads = kThreads;
+    config.ingest.max_body_bytes = 2048;
+  });
+
+  // Clients that announce a body over the limit, send a little of it and then
+  // neither send more nor close. Each keeps a pool thread busy while the
+  // server waits for the rest of the body.
+  std::vector<Poco::Net::StreamSocket> stalled;
+  for (int i = 0; i < kThreads; ++i) {
+    Poco::Net::StreamSocket& socket = stalled.emplace_back(
+        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port_)));
+    socket.setReceiveTimeout(Poco::Timespan(30, 0));
+    std::string head = "POST /e/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048576\r\n\r\n";
+    std::string start = head + std::string(100, ' ');
+    socket.sendBytes(start.data(), static_cast<int>(start.size()));
+
+    // The 413 and the end of the response arrive while the server still reads.
+    std::string response;
+    char buffer[4096];
+    while (int n = socket.receiveBytes(buffer, sizeof(buffer))) {
+      response.append(buffer, static_cast<size_t>(n));
+    }
+    EXPECT_EQ(response.rfind("HTTP/1.1 413", 0), 0u) << response;
+  }
+
+  // A request queued behind them is served once the server gives up on the
+  // stalled bodies (5 s), long before its 30 s receive timeout would.
+  auto started = std::chrono::steady_clock::now();
+  HttpResult result;
+  try {
+    result = Post("/e/", Event("after_stall", "1"));
+  } catch (const Poco::Exception& error) {
+    FAIL() << "the request queued behind the stalled clients failed: " << error.displayText();
+  }
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(result.status, 200) << result.body;
+  EXPECT_LT(waited, std::chrono::seconds(15))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms";
+  EXPECT_EQ(Count(), 1);
 }
 
 TEST_F(IngestServerTest, DecompressionBombIs413) {
