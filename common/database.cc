@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <tuple>
+#include <utility>
 
 #include "common/migrations.h"
 
@@ -54,6 +56,16 @@ bool IsTransientSqliteError(int extended_code, int system_errno) {
 
 // Returns what an operator can do about a permanent SQLite error, or "".
 std::string PermanentErrorHint(int extended_code) {
+  if (extended_code == SQLITE_READONLY_DIRECTORY || extended_code == SQLITE_READONLY_CANTINIT) {
+    // A connection to a WAL database needs the -wal and -shm files. SQLite
+    // 3.40 creates them when the directory is writable; otherwise it opens
+    // the database only while both exist.
+    return "; SQLite must create the -wal and -shm files next to a WAL database, and this user "
+           "cannot write the directory: give this user write access to it, or, for "
+           "intercom-queue's read-only commands, run them while intercom-ingest or "
+           "intercom-worker has the queue open, or on a copy of the file in a writable "
+           "directory";
+  }
   switch (extended_code & 0xff) {
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
@@ -104,18 +116,57 @@ void CreatePrivateFile(const std::string& path) {
   ::close(fd);
 }
 
-void Migrate(SQLite::Database& db, const std::string& path) {
-  const std::vector<Migration>& migrations = Migrations();
+// The schema version and contents of a file, read in one statement so both
+// come from the same snapshot, even while another process applies the first
+// migration.
+struct SchemaState {
+  int version = 0;          // PRAGMA user_version
+  bool has_objects = false; // any table, index, view or trigger
+};
+
+SchemaState ReadSchemaState(SQLite::Database& db) {
+  SQLite::Statement query(db,
+                          "SELECT (SELECT user_version FROM pragma_user_version), "
+                          "EXISTS (SELECT 1 FROM sqlite_master)");
+  query.executeStep();
+  return {query.getColumn(0).getInt(), query.getColumn(1).getInt() != 0};
+}
+
+// Throws a permanent DatabaseError when the file at `path` must not be used
+// as a queue. Every migration sets user_version in the transaction that
+// creates its tables, so tables with user_version 0 belong to another
+// application. An empty file is a queue still to be created, which only
+// `allow_empty` accepts.
+void CheckIsQueue(const SchemaState& state, const std::string& path, bool allow_empty) {
+  if (state.version == 0 && state.has_objects) {
+    throw DatabaseError("queue database " + path +
+                        " is not an Intercom Connector queue: it has tables but no schema "
+                        "version (PRAGMA user_version is 0), so it was left unchanged; check "
+                        "[queue] path");
+  }
+  if (state.version == 0 && !allow_empty) {
+    throw DatabaseError("queue database " + path +
+                        " is empty, not an Intercom Connector queue; check [queue] path, or "
+                        "create the queue with intercom-ingest, intercom-worker or "
+                        "intercom-queue import");
+  }
+  if (state.version > LatestSchemaVersion()) {
+    throw DatabaseError("queue database " + path + " has schema version " +
+                        std::to_string(state.version) + ", newer than this binary's " +
+                        std::to_string(LatestSchemaVersion()) + "; run a newer release");
+  }
+}
+
+// Applies the migrations the file lacks in one BEGIN IMMEDIATE transaction.
+// The state is read again inside it, because another process may have
+// migrated the file since it was last read.
+void Migrate(SQLite::Database& db, const std::string& path, bool allow_empty) {
   db.exec("BEGIN IMMEDIATE");
   try {
-    int version = SchemaVersion(db);
-    if (version > LatestSchemaVersion()) {
-      throw DatabaseError("queue database " + path + " has schema version " +
-                          std::to_string(version) + ", newer than this binary's " +
-                          std::to_string(LatestSchemaVersion()) + "; run a newer release");
-    }
-    for (const Migration& migration : migrations) {
-      if (migration.version <= version) continue;
+    SchemaState state = ReadSchemaState(db);
+    CheckIsQueue(state, path, allow_empty);
+    for (const Migration& migration : Migrations()) {
+      if (migration.version <= state.version) continue;
       try {
         db.exec(std::string(migration.sql));
       } catch (const SQLite::Exception& error) {
@@ -133,24 +184,25 @@ void Migrate(SQLite::Database& db, const std::string& path) {
   }
 }
 
-}  // namespace
+// Opens `config.path` read-write (kCreate, kExisting) and migrates it.
+std::unique_ptr<SQLite::Database> OpenReadWrite(const QueueConfig& config, QueueOpenMode mode) {
+  bool create = mode == QueueOpenMode::kCreate;
+  if (create && ::access(config.path.c_str(), F_OK) != 0) CreatePrivateFile(config.path);
 
-int LatestSchemaVersion() {
-  const std::vector<Migration>& migrations = Migrations();
-  return migrations.empty() ? 0 : migrations.back().version;
-}
-
-int SchemaVersion(SQLite::Database& db) {
-  return db.execAndGet("PRAGMA user_version").getInt();
-}
-
-std::unique_ptr<SQLite::Database> OpenQueue(const QueueConfig& config) {
-  if (::access(config.path.c_str(), F_OK) != 0) CreatePrivateFile(config.path);
-
+  // The schema is checked before the pragmas, because journal_mode = WAL
+  // would change another application's database.
   std::unique_ptr<SQLite::Database> db;
+  SchemaState state;
   try {
     db = std::make_unique<SQLite::Database>(config.path, SQLite::OPEN_READWRITE);
     db->setBusyTimeout(static_cast<int>(config.busy_timeout.count()));
+    state = ReadSchemaState(*db);
+  } catch (const SQLite::Exception& error) {
+    throw QueueError("opening", config.path, error, db.get());
+  }
+  CheckIsQueue(state, config.path, create);
+
+  try {
     // journal_mode=WAL needs a moment of exclusive access the first time; the
     // busy timeout covers a second process doing the same.
     db->exec("PRAGMA journal_mode = WAL");
@@ -163,10 +215,58 @@ std::unique_ptr<SQLite::Database> OpenQueue(const QueueConfig& config) {
   } catch (const SQLite::Exception& error) {
     throw QueueError("opening", config.path, error, db.get());
   }
+
+  if (create || state.version < LatestSchemaVersion()) {
+    try {
+      Migrate(*db, config.path, create);
+    } catch (const SQLite::Exception& error) {
+      throw QueueError("migrating", config.path, error, db.get());
+    }
+  }
+  return db;
+}
+
+// Opens `config.path` with SQLITE_OPEN_READONLY and returns it with its state.
+std::pair<std::unique_ptr<SQLite::Database>, SchemaState> OpenReadOnly(
+    const QueueConfig& config) {
+  std::unique_ptr<SQLite::Database> db;
   try {
-    Migrate(*db, config.path);
+    db = std::make_unique<SQLite::Database>(config.path, SQLite::OPEN_READONLY);
+    db->setBusyTimeout(static_cast<int>(config.busy_timeout.count()));
+    SchemaState state = ReadSchemaState(*db);
+    return {std::move(db), state};
   } catch (const SQLite::Exception& error) {
-    throw QueueError("migrating", config.path, error, db.get());
+    throw QueueError("opening", config.path, error, db.get());
+  }
+}
+
+}  // namespace
+
+int LatestSchemaVersion() {
+  const std::vector<Migration>& migrations = Migrations();
+  return migrations.empty() ? 0 : migrations.back().version;
+}
+
+int SchemaVersion(SQLite::Database& db) {
+  return db.execAndGet("PRAGMA user_version").getInt();
+}
+
+std::unique_ptr<SQLite::Database> OpenQueue(const QueueConfig& config, QueueOpenMode mode) {
+  if (mode != QueueOpenMode::kReadOnly) return OpenReadWrite(config, mode);
+
+  // NOTE: in a directory this user cannot write, SQLite 3.40 opens a WAL
+  // database read-only only while its -wal and -shm files exist, that is while
+  // ingest or the worker has it open or after a crash. Otherwise it fails with
+  // SQLITE_READONLY_DIRECTORY or SQLITE_READONLY_CANTINIT. The URI parameter
+  // immutable=1 would avoid that, but it reads without locks, so it can return
+  // torn pages while another process checkpoints a live queue.
+  auto [db, state] = OpenReadOnly(config);
+  CheckIsQueue(state, config.path, /*allow_empty=*/false);
+  if (state.version < LatestSchemaVersion()) {
+    db.reset();
+    OpenReadWrite(config, QueueOpenMode::kExisting);
+    std::tie(db, state) = OpenReadOnly(config);
+    CheckIsQueue(state, config.path, /*allow_empty=*/false);
   }
   return db;
 }

@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/Statement.h>
 #include <gmock/gmock.h>
+#include <sqlite3.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/migrations.h"
 #include "tests/support/page_limit.h"
 #include "tests/support/small_disk.h"
 #include "tests/support/temp_dir.h"
@@ -30,9 +32,10 @@ QueueConfig QueueAt(const std::string& path) {
 
 // Returns the DatabaseError that OpenQueue(config) throws, or nullopt when the
 // queue opens.
-std::optional<DatabaseError> OpenQueueError(const QueueConfig& config) {
+std::optional<DatabaseError> OpenQueueError(const QueueConfig& config,
+                                           QueueOpenMode mode = QueueOpenMode::kCreate) {
   try {
-    OpenQueue(config);
+    OpenQueue(config, mode);
   } catch (const DatabaseError& error) {
     return error;
   }
@@ -189,6 +192,141 @@ TEST(DatabaseTest, PermissionDeniedIsPermanent) {
   EXPECT_NE(WEXITSTATUS(status), 11) << "the queue opened without write access";
   EXPECT_NE(WEXITSTATUS(status), 12) << "permission denied was called transient";
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Returns the names of every schema object in `path`, its user_version and
+// its journal mode, to show that an open left a file as it was.
+std::string DescribeFile(const std::string& path) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return db.execAndGet("SELECT coalesce(group_concat(name), '') FROM sqlite_master").getString() +
+         " version=" + std::to_string(db.execAndGet("PRAGMA user_version").getInt()) +
+         " journal=" + db.execAndGet("PRAGMA journal_mode").getString();
+}
+
+TEST(DatabaseTest, ForeignDatabaseRejectedUnchanged) {
+  testing::TempDir dir;
+  std::string path = dir.File("other.db");
+  {
+    SQLite::Database other(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    other.exec("CREATE TABLE foo (x)");
+  }
+  for (QueueOpenMode mode :
+       {QueueOpenMode::kCreate, QueueOpenMode::kExisting, QueueOpenMode::kReadOnly}) {
+    std::optional<DatabaseError> error = OpenQueueError(QueueAt(path), mode);
+    ASSERT_TRUE(error.has_value()) << "the queue opened in mode " << static_cast<int>(mode);
+    EXPECT_FALSE(error->transient()) << error->what();
+    EXPECT_THAT(error->what(), HasSubstr(path + " is not an Intercom Connector queue"));
+  }
+  EXPECT_EQ(DescribeFile(path), "foo version=0 journal=delete");
+}
+
+TEST(DatabaseTest, EmptyFileBecomesQueueOnlyWhenCreating) {
+  testing::TempDir dir;
+  std::string path = dir.File("q.db");
+  std::ofstream{path};
+  for (QueueOpenMode mode : {QueueOpenMode::kExisting, QueueOpenMode::kReadOnly}) {
+    std::optional<DatabaseError> error = OpenQueueError(QueueAt(path), mode);
+    ASSERT_TRUE(error.has_value()) << "the queue opened in mode " << static_cast<int>(mode);
+    EXPECT_FALSE(error->transient()) << error->what();
+    EXPECT_THAT(error->what(), HasSubstr(path + " is empty, not an Intercom Connector queue"));
+  }
+  struct stat info {};
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_size, 0);
+
+  auto db = OpenQueue(QueueAt(path), QueueOpenMode::kCreate);
+  EXPECT_EQ(SchemaVersion(*db), LatestSchemaVersion());
+}
+
+// Only a migration takes the write lock in kExisting and kReadOnly modes, so
+// a connection in BEGIN IMMEDIATE does not stop either of them.
+TEST(DatabaseTest, OpeningCurrentQueueNeedsNoWriteLock) {
+  testing::TempDir dir;
+  QueueConfig config = QueueAt(dir.File("q.db"));
+  config.busy_timeout = Milliseconds(50);
+  auto holder = OpenQueue(config);
+  holder->exec("BEGIN IMMEDIATE");
+  for (QueueOpenMode mode : {QueueOpenMode::kExisting, QueueOpenMode::kReadOnly}) {
+    std::optional<DatabaseError> error = OpenQueueError(config, mode);
+    EXPECT_FALSE(error.has_value()) << "mode " << static_cast<int>(mode) << ": " << error->what();
+  }
+  holder->exec("ROLLBACK");
+}
+
+TEST(DatabaseTest, ReadOnlyModeMigratesOlderQueue) {
+  testing::TempDir dir;
+  std::string path = dir.File("q.db");
+  {
+    SQLite::Database old(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    old.exec("PRAGMA journal_mode = WAL");
+    old.exec(std::string(Migrations().front().sql));
+    old.exec("PRAGMA user_version = " + std::to_string(Migrations().front().version));
+  }
+  ASSERT_LT(Migrations().front().version, LatestSchemaVersion());
+  auto db = OpenQueue(QueueAt(path), QueueOpenMode::kReadOnly);
+  EXPECT_EQ(SchemaVersion(*db), LatestSchemaVersion());
+  EXPECT_EQ(sqlite3_db_readonly(db->getHandle(), "main"), 1);
+  EXPECT_THROW(db->exec("DELETE FROM events"), SQLite::Exception);
+}
+
+// As root the open runs in a child process that has switched to uid 65534, as
+// in PermissionDeniedIsPermanent. The child reports through its exit code: 0
+// opened with one event, 11 a permanent error that names the -shm file, 15
+// another permanent error, 12 a transient error, 13 a wrong count.
+int OpenAsOtherUser(const QueueConfig& config, QueueOpenMode mode) {
+  bool root = ::geteuid() == 0;
+  pid_t child = ::fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    if (root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(10);
+    try {
+      auto db = OpenQueue(config, mode);
+      ::_exit(db->execAndGet("SELECT count(*) FROM events").getInt() == 1 ? 0 : 13);
+    } catch (const DatabaseError& error) {
+      std::fprintf(stderr, "%s\n", error.what());
+      if (error.transient()) ::_exit(12);
+      ::_exit(std::string(error.what()).find("-shm") != std::string::npos ? 11 : 15);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "%s\n", error.what());
+      ::_exit(14);
+    }
+  }
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// A user who can read the queue but not write it or its directory can open
+// it while its -wal and -shm files exist. Without them SQLite 3.40 cannot open
+// a WAL database there, and the error explains what to do.
+TEST(DatabaseTest, UnwritableQueueOpensWhileShmExists) {
+  testing::TempDir dir;
+  QueueConfig config = QueueAt(dir.File("q.db"));
+  auto writer = OpenQueue(config);
+  writer->exec("INSERT INTO events (uuid, event, distinct_id, payload, received_at_ms, "
+               "created_at, next_attempt_at_ms, updated_at_ms) "
+               "VALUES ('u', 'e', 'd', '{}', 0, 0, 0, 0)");
+  for (const char* name : {"q.db", "q.db-wal", "q.db-shm"}) {
+    ASSERT_EQ(::chmod(dir.File(name).c_str(), 0444), 0) << name;
+  }
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0555), 0);
+
+  int read_only = OpenAsOtherUser(config, QueueOpenMode::kReadOnly);
+  int existing = OpenAsOtherUser(config, QueueOpenMode::kExisting);
+
+  // Without the -shm file SQLite cannot open it, and the error explains why.
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  writer.reset();
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0555), 0);
+  bool shm_gone = ::access(dir.File("q.db-shm").c_str(), F_OK) != 0;
+  int without_shm = OpenAsOtherUser(config, QueueOpenMode::kReadOnly);
+  ::chmod(dir.path().c_str(), 0700);
+
+  EXPECT_NE(read_only, 10) << "setuid(65534) failed";
+  EXPECT_EQ(read_only, 0) << "kReadOnly";
+  EXPECT_EQ(existing, 0) << "kExisting";
+  EXPECT_TRUE(shm_gone);
+  EXPECT_EQ(without_shm, 11) << "expected a permanent error that explains the -shm file";
 }
 
 TEST(DatabaseTest, ClaimQueryUsesPendingIndex) {
