@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 #include <sstream>
 
 #include "tools/queue/command.h"
@@ -99,8 +102,24 @@ TEST(QueueFilterTest, IdsAndUuidsFromPositionals) {
   EXPECT_EQ(filter.uuids, std::vector<std::string>{"0190a1b2-c3d4-7e5f-8a9b-000000000001"});
 }
 
+TEST(QueueArgsTest, StrayArgumentRejected) {
+  for (const char* command : {"stats", "list", "purge", "check"}) {
+    try {
+      ParseArgs(Spec(command), {"--json", "extra"});
+      ADD_FAILURE() << command << " accepted a stray argument";
+    } catch (const UsageError& error) {
+      EXPECT_THAT(error.what(), HasSubstr("unexpected argument \"extra\"")) << command;
+    }
+  }
+  EXPECT_THROW(ParseArgs(Spec("stats"), {"--", "extra"}), UsageError);
+  EXPECT_EQ(ParseArgs(Spec("show"), {"12"}).positionals, std::vector<std::string>{"12"});
+  EXPECT_EQ(ParseArgs(Spec("import"), {"-"}).positionals, std::vector<std::string>{"-"});
+  EXPECT_EQ(ParseArgs(Spec("retry"), {"1", "2"}).positionals.size(), 2u);
+}
+
 TEST(QueueFilterTest, PositionalRejectedWhereNotTaken) {
-  ParsedArgs args = ParseArgs(Spec("list"), {"12"});
+  ParsedArgs args;
+  args.positionals = {"12"};
   EXPECT_THROW(ParseFilter(args, kNow, false), UsageError);
 }
 
@@ -177,7 +196,76 @@ TEST(QueueTableTest, PipedOutputIsTabSeparated) {
   table.AddRow({"7", "bad\tvalue\nhere"});
   std::ostringstream out;
   table.Print(out, /*aligned=*/false);
-  EXPECT_EQ(out.str(), "id\treason\n7\tbad value here\n");
+  EXPECT_EQ(out.str(), "id\treason\n7\tbad\\tvalue\\nhere\n");
+}
+
+TEST(QueueTableTest, AlignedCellsEscapedAndCutByCharacter) {
+  Table table({"event", "n"});
+  table.AddRow({"\x1b[2J", "1"});
+  table.AddRow({"\xc3\xa9t\xc3\xa9", "2"});  // "été": 3 characters, 5 bytes
+  table.AddRow({std::string(100, 'a') + "\xc3\xa9", "3"});
+  table.AddRow({std::string(56, 'a') + "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "4"});
+  std::ostringstream out;
+  table.Print(out, /*aligned=*/true);
+  std::istringstream lines(out.str());
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 5u) << out.str();
+  EXPECT_EQ(rows[1], "\\x1b[2J" + std::string(Table::kMaxAlignedWidth - 7 + 2, ' ') + "1");
+  EXPECT_EQ(rows[2], "\xc3\xa9t\xc3\xa9" + std::string(Table::kMaxAlignedWidth - 3 + 2, ' ') + "2");
+  EXPECT_EQ(rows[3], std::string(Table::kMaxAlignedWidth - 3, 'a') + "...  3");
+  // The cut falls after the first "é", never inside its two bytes.
+  EXPECT_EQ(rows[4], std::string(56, 'a') + "\xc3\xa9...  4");
+}
+
+TEST(QueueEscapeTest, ControlCharactersEscaped) {
+  EXPECT_EQ(EscapeText("sig\x1b[2J\x1b]0;pwned\x07"), "sig\\x1b[2J\\x1b]0;pwned\\x07");
+  EXPECT_EQ(EscapeText("a\r\nb\tc"), "a\\r\\nb\\tc");
+  EXPECT_EQ(EscapeText(std::string("nul\0end", 7)), "nul\\x00end");
+  EXPECT_EQ(EscapeText("del\x7f"), "del\\x7f");
+  EXPECT_EQ(EscapeText("csi\xc2\x9b" "31m"), "csi\\u009b31m");    // U+009B, a C1 control
+  EXPECT_EQ(EscapeText("ab\xe2\x80\xae" "dc"), "ab\\u202edc");  // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(EscapeText("x\xe2\x80\xa8y"), "x\\u2028y");          // LINE SEPARATOR
+  EXPECT_EQ(EscapeText("x\xe2\x81\xa6y"), "x\\u2066y");          // LEFT-TO-RIGHT ISOLATE
+}
+
+TEST(QueueEscapeTest, InvalidUtf8BytesEscaped) {
+  EXPECT_EQ(EscapeText("bad\xff\xfe"), "bad\\xff\\xfe");
+  EXPECT_EQ(EscapeText("cut\xc3"), "cut\\xc3");                  // sequence cut short
+  EXPECT_EQ(EscapeText("over\xc0\xaf"), "over\\xc0\\xaf");       // overlong "/"
+  EXPECT_EQ(EscapeText("sur\xed\xa0\x80"), "sur\\xed\\xa0\\x80");  // UTF-16 surrogate
+  EXPECT_EQ(EscapeText("\x9b" "31m"), "\\x9b31m");                // a lone 8-bit CSI byte
+}
+
+TEST(QueueEscapeTest, PrintableUtf8Kept) {
+  for (const char* text : {"plain $identify", "back\\slash", "\xc3\xa9t\xc3\xa9",
+                           "\xe6\x97\xa5\xe6\x9c\xac", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d",
+                           // woman, ZERO WIDTH JOINER, laptop: one emoji
+                           "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb"}) {
+    EXPECT_EQ(EscapeText(text), text);
+  }
+}
+
+TEST(QueueEscapeTest, JsonOutputEscapedAndValid) {
+  Poco::JSON::Object::Ptr object = NewJsonObject();
+  object->set("event",
+              std::string("sig\x1b[2J\x07 del\x7f c1\xc2\x9b rlo\xe2\x80\xae bad\xff \xc3\xa9"));
+  object->set("key\x1b", "value");
+  std::ostringstream out;
+  PrintJson(out, object);
+  std::string json = out.str();
+  for (char byte : json) {
+    auto value = static_cast<unsigned char>(byte);
+    EXPECT_TRUE(value >= 0x20 || byte == '\n') << "raw control byte " << int(value) << " in "
+                                                << json;
+    EXPECT_NE(value, 0x7f) << json;
+  }
+  EXPECT_THAT(json, HasSubstr(R"(sig\u001B[2J\u0007 del\u007F c1\u009B rlo\u202E bad\uFFFD )"
+                              "\xc3\xa9\""));
+  EXPECT_THAT(json, HasSubstr(R"("key\u001B")"));
+  Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(json);
+  EXPECT_EQ(parsed.extract<Poco::JSON::Object::Ptr>()->getValue<std::string>("event"),
+            "sig\x1b[2J\x07 del\x7f c1\xc2\x9b rlo\xe2\x80\xae bad\xef\xbf\xbd \xc3\xa9");
 }
 
 TEST(QueueTableTest, LongCellsCutWhenAligned) {

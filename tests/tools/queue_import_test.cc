@@ -13,6 +13,7 @@ namespace connector::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Poco::JSON::Object;
 
 class QueueImportTest : public QueueToolTest {
@@ -158,6 +159,48 @@ TEST_F(QueueImportTest, CreatesMissingDatabase) {
 
 TEST_F(QueueImportTest, EmptyFileExitsOne) {
   EXPECT_EQ(Queue({"import", WriteFile("empty.ndjson", "\n")}).exit_code, 1);
+}
+
+TEST_F(QueueImportTest, DirectoryExitsThree) {
+  RunResult result = Queue({"import", dir_.path()});
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_THAT(result.err, HasSubstr(dir_.path() + ": it is a directory"));
+}
+
+// Elements and lines that are not event objects are named with their
+// position, not described as a whole request body, as ingest does.
+TEST_F(QueueImportTest, NonObjectElementsNamed) {
+  std::string array = WriteFile(
+      "export.json", "[" + std::string(kIdentify) + R"(, "text", [{"event":"e"}], 5, null])");
+  RunResult result = Queue({"import", array});
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_THAT(result.err, HasSubstr("element 2: \"text\" is not an event object; each element"));
+  EXPECT_THAT(result.err, HasSubstr("element 3: [{\"event\":\"e\"}] is not an event object"));
+  EXPECT_THAT(result.err, HasSubstr("element 4: 5 is not an event object"));
+  EXPECT_THAT(result.err, HasSubstr("element 5: null is not an event object"));
+  EXPECT_THAT(result.err, Not(HasSubstr("send an event object")));
+  EXPECT_THAT(result.err, Not(HasSubstr("body")));
+
+  std::string lines = WriteFile("events.ndjson", std::string(kIdentify) + "\n\"text\"\n" +
+                                                     R"([{"event":"e","distinct_id":"d"}])" +
+                                                     "\n{\"event\": \n");
+  result = Queue({"import", lines});
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_THAT(result.err, HasSubstr("line 2: \"text\" is not an event object; put one JSON "
+                                    "object with event and distinct_id on each line"));
+  EXPECT_THAT(result.err, HasSubstr("line 3: [{\"event\":\"e\",\"distinct_id\":\"d\"}] is not an "
+                                    "event object"));
+  EXPECT_THAT(result.err, HasSubstr("line 4: not valid JSON ("));
+  EXPECT_THAT(result.err, Not(HasSubstr("send an event object")));
+  EXPECT_THAT(result.err, Not(HasSubstr("body")));
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), 0);
+}
+
+// Exit code 3 for invalid events is the one --help defines for them.
+TEST_F(QueueImportTest, HelpDefinesInvalidEventsExitCode) {
+  RunResult help = Queue({"--help"});
+  EXPECT_THAT(help.out, HasSubstr("3 the database or a file could not be read or written, the "
+                                  "database is not a\nqueue, a file to import has invalid events"));
 }
 
 }  // namespace

@@ -7,7 +7,10 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "tests/tools/queue_fixture.h"
@@ -16,6 +19,7 @@ namespace connector::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
@@ -360,6 +364,210 @@ TEST_F(QueueInspectTest, CheckTruncateEmptiesWal) {
   EXPECT_GT(json->getValue<int64_t>("wal_bytes_before"), 0);
   EXPECT_EQ(json->getValue<int64_t>("wal_bytes_after"), 0);
   EXPECT_FALSE(json->getValue<bool>("checkpoint_busy"));
+}
+
+TEST_F(QueueInspectTest, StrayArgumentExitsTwo) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"stats", "extra"}, {"list", "extra"}, {"check", "extra"},
+        {"purge", "--older-than", "30d", "extra"}}) {
+    RunResult result = Queue(args);
+    EXPECT_EQ(result.exit_code, 2) << args[0];
+    EXPECT_THAT(result.err, HasSubstr("unexpected argument \"extra\"")) << args[0];
+  }
+}
+
+TEST_F(QueueInspectTest, EmptyDbPathExitsTwo) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--db", "", "stats"}, {"--db=", "stats"}}) {
+    RunResult result = RunProgram(BuiltBinary("tools/intercom-queue"), args);
+    EXPECT_EQ(result.exit_code, 2) << args[0];
+    EXPECT_THAT(result.err, HasSubstr("--db needs a file path")) << args[0];
+  }
+}
+
+// Another application's SQLite file: every command leaves it as it was,
+// including import, the one command that may create a queue.
+TEST_F(QueueInspectTest, ForeignDatabaseRefusedUnchanged) {
+  std::string other = dir_.File("other.db");
+  {
+    SQLite::Database foreign(other, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    foreign.exec("CREATE TABLE foo (x)");
+  }
+  std::string events = dir_.File("events.ndjson");
+  std::ofstream(events) << R"({"event":"e","distinct_id":"d"})" << "\n";
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"stats"}, {"list"}, {"show", "1"}, {"check"},
+        {"retry", "--all"}, {"import", events}}) {
+    args.insert(args.begin(), {"--db", other});
+    RunResult result = RunProgram(BuiltBinary("tools/intercom-queue"), args);
+    EXPECT_EQ(result.exit_code, 3) << args[2];
+    EXPECT_THAT(result.err, HasSubstr(other)) << args[2];
+    EXPECT_THAT(result.err, HasSubstr("is not an Intercom Connector queue")) << args[2];
+  }
+
+  SQLite::Database foreign(other, SQLite::OPEN_READONLY);
+  EXPECT_EQ(foreign.execAndGet("SELECT group_concat(name) FROM sqlite_master").getString(), "foo");
+  EXPECT_EQ(foreign.execAndGet("PRAGMA user_version").getInt(), 0);
+  EXPECT_EQ(foreign.execAndGet("PRAGMA journal_mode").getString(), "delete");
+}
+
+// An empty file is treated like a missing one: only import makes it a queue.
+TEST_F(QueueInspectTest, EmptyFileRefusedLikeMissing) {
+  std::string empty = dir_.File("empty.db");
+  std::ofstream{empty};
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"stats"}, {"list"}, {"check"}, {"retry", "--all"}}) {
+    args.insert(args.begin(), {"--db", empty});
+    RunResult result = RunProgram(BuiltBinary("tools/intercom-queue"), args);
+    EXPECT_EQ(result.exit_code, 3) << args[2];
+    EXPECT_THAT(result.err, HasSubstr(empty + " is empty")) << args[2];
+  }
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+
+  std::string events = dir_.File("events.ndjson");
+  std::ofstream(events) << R"({"event":"e","distinct_id":"d"})" << "\n";
+  RunResult import =
+      RunProgram(BuiltBinary("tools/intercom-queue"), {"--db", empty, "import", events});
+  EXPECT_EQ(import.exit_code, 0) << import.err;
+}
+
+// Reading needs no write lock: with another connection in BEGIN IMMEDIATE
+// the inspection commands (and a dry run) finish within the busy timeout.
+TEST_F(QueueInspectTest, InspectionWhileWriteLockHeld) {
+  int64_t id = Seed("a", "failed");
+  std::string config = dir_.File("connector.toml");
+  std::ofstream(config) << "[queue]\nbusy_timeout = \"300ms\"\n";
+  db_->exec("BEGIN IMMEDIATE");
+  db_->exec("UPDATE events SET reason = 'held' WHERE id = " + std::to_string(id));
+
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"stats"}, {"list"}, {"show", std::to_string(id)}, {"check"},
+        {"retry", "--all", "--dry-run"}}) {
+    args.insert(args.begin(), {"--config", config});
+    RunResult result = Queue(args);
+    EXPECT_EQ(result.exit_code, 0) << args[2] << ": " << result.err;
+    EXPECT_THAT(result.err, Not(HasSubstr("locked"))) << args[2];
+  }
+  db_->exec("ROLLBACK");
+}
+
+// Returns whether every directory above `path` lets other users through.
+bool OthersCanReach(const std::string& path) {
+  for (std::filesystem::path parent = std::filesystem::path(path).parent_path();
+       !parent.empty(); parent = parent.parent_path()) {
+    struct stat info {};
+    if (::stat(parent.c_str(), &info) != 0 || (info.st_mode & S_IXOTH) == 0) return false;
+    if (parent == parent.root_path()) break;
+  }
+  return true;
+}
+
+// Restores the permissions a test took away, so TempDir can delete the files.
+class PermissionRestorer {
+ public:
+  explicit PermissionRestorer(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+  ~PermissionRestorer() {
+    for (const std::string& path : paths_) ::chmod(path.c_str(), 0700);
+  }
+
+ private:
+  std::vector<std::string> paths_;
+};
+
+// A user who may read but not write the queue and its directory can inspect
+// it while the -wal and -shm files exist (while ingest or the worker has it
+// open). Without them SQLite cannot open a WAL database read-only there, and
+// the error explains what to do.
+TEST_F(QueueInspectTest, InspectionOfReadOnlyQueue) {
+  std::string queue = BuiltBinary("tools/intercom-queue");
+  if (::geteuid() == 0) {
+    for (const std::string& path : {dir_.path(), queue}) {
+      if (!OthersCanReach(path)) GTEST_SKIP() << "uid 65534 cannot reach " << path;
+    }
+  }
+  int64_t id = Seed("a", "failed");
+  ASSERT_TRUE(std::filesystem::exists(db_path_ + "-shm"));
+  PermissionRestorer restore({dir_.path(), db_path_, db_path_ + "-wal", db_path_ + "-shm"});
+  for (const std::string& file : {db_path_, db_path_ + "-wal", db_path_ + "-shm"}) {
+    ASSERT_EQ(::chmod(file.c_str(), 0444), 0) << file;
+  }
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0555), 0);
+
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"stats"}, {"list"}, {"show", std::to_string(id)}, {"check"}}) {
+    args.insert(args.begin(), {"--db", db_path_});
+    RunResult result = RunProgramAsNobody(queue, args);
+    EXPECT_EQ(result.exit_code, 0) << args[2] << ": " << result.err;
+  }
+  RunResult check = RunProgramAsNobody(queue, {"--db", db_path_, "check"});
+  EXPECT_THAT(check.out, HasSubstr("checkpoint:      skipped"));
+  RunResult truncate = RunProgramAsNobody(queue, {"--db", db_path_, "check", "--truncate"});
+  EXPECT_EQ(truncate.exit_code, 3);
+  EXPECT_THAT(truncate.err, HasSubstr("read-only for this user"));
+
+  // Closing the last connection removes the -wal and -shm files, which needs
+  // write access to the directory.
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
+  db_.reset();
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0555), 0);
+  ASSERT_FALSE(std::filesystem::exists(db_path_ + "-shm"));
+  RunResult stats = RunProgramAsNobody(queue, {"--db", db_path_, "stats"});
+  EXPECT_EQ(stats.exit_code, 3);
+  EXPECT_THAT(stats.err, HasSubstr(db_path_));
+  EXPECT_THAT(stats.err, HasSubstr("-shm"));
+}
+
+// Client data reaches the terminal escaped: no ESC, BEL or raw line break
+// from an event name, a distinct_id or Intercom's error message.
+TEST_F(QueueInspectTest, ClientControlCharactersEscaped) {
+  SeedRow row;
+  row.uuid = "hostile";
+  row.event = "sig\x1b[2J\x1b]0;pwned\x07";
+  row.distinct_id = "user\x1b[31m\r\nforged: line";
+  row.state = "failed";
+  row.reason = "HTTP 400 parameter_invalid: bad\nstate:               delivered";
+  row.payload = "{\"event\":\"sig\\u001b[2J\"}";
+  int64_t id = SeedEvent(*db_, row);
+  SeedAttempt(*db_, id, 1, now_ms_, "failed", 400, "parameter_invalid");
+  db_->exec("UPDATE delivery_attempts SET intercom_error_message = 'bad\nforged line'");
+
+  auto expect_escaped = [](const RunResult& result, const std::string& what) {
+    EXPECT_EQ(result.out.find('\x1b'), std::string::npos) << what << ":\n" << result.out;
+    EXPECT_EQ(result.out.find('\x07'), std::string::npos) << what;
+    EXPECT_EQ(result.out.find('\r'), std::string::npos) << what;
+    EXPECT_EQ(result.out.find("\nforged"), std::string::npos) << what << ":\n" << result.out;
+    EXPECT_EQ(result.out.find("\nstate:               delivered"), std::string::npos) << what;
+  };
+  RunResult list = Queue({"list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  expect_escaped(list, "list");
+  EXPECT_THAT(list.out,
+              HasSubstr("\tsig\\x1b[2J\\x1b]0;pwned\\x07\tuser\\x1b[31m\\r\\nforged: line\t"));
+
+  RunResult aligned =
+      RunOnTerminal(BuiltBinary("tools/intercom-queue"), {"--db", db_path_, "list"});
+  ASSERT_EQ(aligned.exit_code, 0) << aligned.err;
+  expect_escaped(aligned, "list on a terminal");
+
+  RunResult show = Queue({"show", std::to_string(id)});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  expect_escaped(show, "show");
+  EXPECT_THAT(show.out, HasSubstr("event:               sig\\x1b[2J\\x1b]0;pwned\\x07\n"));
+  EXPECT_THAT(show.out, HasSubstr("reason:              HTTP 400 parameter_invalid: bad\\nstate:"));
+  EXPECT_THAT(show.out, HasSubstr("\tbad\\nforged line\t"));
+
+  RunResult dry_run = Queue({"retry", "--all", "--dry-run"});
+  ASSERT_EQ(dry_run.exit_code, 0) << dry_run.err;
+  expect_escaped(dry_run, "retry --dry-run");
+
+  // JSON escapes them its own way and keeps every value exact.
+  RunResult json = Queue({"show", std::to_string(id), "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out.find('\x1b'), std::string::npos) << json.out;
+  Object::Ptr parsed = ParseJsonOrFail(json.out).extract<Object::Ptr>();
+  EXPECT_EQ(parsed->getValue<std::string>("event"), row.event);
+  EXPECT_EQ(parsed->getValue<std::string>("distinct_id"), row.distinct_id);
+  EXPECT_EQ(parsed->getValue<std::string>("reason"), *row.reason);
 }
 
 }  // namespace

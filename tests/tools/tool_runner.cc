@@ -6,6 +6,7 @@
 #include <pty.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,56 @@ RunResult RunProgram(const std::string& program, const std::vector<std::string>&
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.out = ReadFile(out_path);
   result.err = ReadFile(err_path);
+  return result;
+}
+
+RunResult RunProgramAsNobody(const std::string& program, const std::vector<std::string>& args) {
+  TempDir capture;
+  std::string out_path = capture.File("stdout");
+  std::string err_path = capture.File("stderr");
+  RunResult result;
+  int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (in_fd < 0 || out_fd < 0 || err_fd < 0) {
+    ADD_FAILURE() << "cannot open the capture files in " << capture.path();
+    return result;
+  }
+
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(program.c_str()));
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  bool root = ::geteuid() == 0;
+
+  // Between fork and exec the child calls only async-signal-safe functions.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::dup2(in_fd, STDIN_FILENO) < 0 || ::dup2(out_fd, STDOUT_FILENO) < 0 ||
+        ::dup2(err_fd, STDERR_FILENO) < 0) {
+      ::_exit(125);
+    }
+    if (root && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) {
+      ::_exit(126);
+    }
+    ::execv(program.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(in_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  if (pid < 0) {
+    ADD_FAILURE() << "fork failed";
+    return result;
+  }
+
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  if (result.exit_code == 126) ADD_FAILURE() << "cannot switch to uid 65534";
+  if (result.exit_code == 127) ADD_FAILURE() << "cannot run " << program << " as uid 65534";
   return result;
 }
 

@@ -29,6 +29,11 @@ std::string BuiltBinary(const std::string& relative_path);
 RunResult RunProgram(const std::string& program, const std::vector<std::string>& args,
               const std::optional<std::string>& stdin_path = std::nullopt);
 
+// Runs `program` like RunProgram, with standard input from /dev/null. When
+// this process is root, which passes every permission check, the program
+// runs as uid and gid 65534 (the user "nobody"); otherwise as this user.
+RunResult RunProgramAsNobody(const std::string& program, const std::vector<std::string>& args);
+
 // Runs `program` with standard output on a pseudo-terminal, so isatty() is
 // true for it, and returns what it wrote there ('\r\n' turned into '\n').
 // Standard error goes to a file.

@@ -32,6 +32,10 @@ ParsedArgs ParseArgs(const CommandSpec& spec, const std::vector<std::string>& ar
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& word = args[i];
     if (options_ended || word.size() < 2 || word[0] != '-') {
+      if (!spec.takes_positionals) {
+        throw UsageError("unexpected argument \"" + word + "\"; " + spec.name +
+                         " takes options only");
+      }
       parsed.positionals.push_back(word);
       continue;
     }

@@ -2,6 +2,7 @@
 // large is the WAL; then checkpoint it.
 
 #include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <ostream>
@@ -20,10 +21,16 @@ int64_t WalBytes(const Context& context) {
 }
 
 int RunCheck(Context& context, const ParsedArgs& args) {
-  if (!args.positionals.empty()) {
-    throw UsageError("unexpected argument \"" + args.positionals[0] + "\"");
-  }
   SQLite::Database& db = *context.db;
+  bool truncate = args.Has("--truncate");
+  bool read_only = sqlite3_db_readonly(db.getHandle(), "main") == 1;
+  if (read_only && truncate) {
+    *context.err << "check --truncate failed: queue database "
+                 << EscapeText(context.config.queue.path)
+                 << " is read-only for this user, and a checkpoint writes it; run it as the "
+                    "user that owns the queue\n";
+    return kExitFailed;
+  }
 
   // integrity_check returns one row "ok", or up to 100 rows describing damage.
   std::vector<std::string> problems;
@@ -44,16 +51,24 @@ int RunCheck(Context& context, const ParsedArgs& args) {
 
   // PASSIVE copies what it can without waiting for readers or writers, so it
   // is safe while ingest and workers run. TRUNCATE waits (up to the busy
-  // timeout) for them and then empties the WAL file.
-  bool truncate = args.Has("--truncate");
+  // timeout) for them and then empties the WAL file. A checkpoint writes the
+  // database file, so it is skipped when SQLite opened the file read-only
+  // because this user cannot write it.
   int64_t wal_before = WalBytes(context);
-  SQLite::Statement checkpoint(
-      db, truncate ? "PRAGMA wal_checkpoint(TRUNCATE)" : "PRAGMA wal_checkpoint(PASSIVE)");
-  checkpoint.executeStep();
-  bool checkpoint_busy = checkpoint.getColumn(0).getInt() != 0;
-  int64_t wal_frames = checkpoint.getColumn(1).getInt64();
-  int64_t checkpointed_frames = checkpoint.getColumn(2).getInt64();
+  bool checkpoint_busy = false;
+  int64_t wal_frames = 0;
+  int64_t checkpointed_frames = 0;
+  if (!read_only) {
+    SQLite::Statement checkpoint(
+        db, truncate ? "PRAGMA wal_checkpoint(TRUNCATE)" : "PRAGMA wal_checkpoint(PASSIVE)");
+    checkpoint.executeStep();
+    checkpoint_busy = checkpoint.getColumn(0).getInt() != 0;
+    wal_frames = checkpoint.getColumn(1).getInt64();
+    checkpointed_frames = checkpoint.getColumn(2).getInt64();
+  }
   int64_t wal_after = WalBytes(context);
+  std::string checkpoint_mode = truncate ? "truncate" : "passive";
+  if (read_only) checkpoint_mode = "skipped";
 
   bool healthy = problems.empty() && version == expected_version;
   if (args.Has("--json")) {
@@ -64,7 +79,7 @@ int RunCheck(Context& context, const ParsedArgs& args) {
     result->set("integrity_problems", list);
     result->set("schema_version", version);
     result->set("expected_schema_version", expected_version);
-    result->set("checkpoint_mode", truncate ? "truncate" : "passive");
+    result->set("checkpoint_mode", checkpoint_mode);
     result->set("checkpoint_busy", checkpoint_busy);
     result->set("wal_frames", wal_frames);
     result->set("checkpointed_frames", checkpointed_frames);
@@ -74,7 +89,7 @@ int RunCheck(Context& context, const ParsedArgs& args) {
   } else {
     std::ostream& out = *context.out;
     out << "integrity:       " << (problems.empty() ? "ok" : "DAMAGED") << "\n";
-    for (const std::string& problem : problems) out << "  " << problem << "\n";
+    for (const std::string& problem : problems) out << "  " << EscapeText(problem) << "\n";
     out << "schema version:  " << version;
     if (version != expected_version) {
       out << " (this binary expects " << expected_version << "; use the matching release)";
@@ -82,9 +97,13 @@ int RunCheck(Context& context, const ParsedArgs& args) {
     out << "\n";
     out << "wal:             " << FormatBytes(wal_before) << " before, " << FormatBytes(wal_after)
         << " after\n";
-    out << "checkpoint:      " << (truncate ? "truncate" : "passive") << ", "
-        << checkpointed_frames << " of " << wal_frames << " frames copied"
-        << (checkpoint_busy ? " (busy: another connection held the database)" : "") << "\n";
+    if (read_only) {
+      out << "checkpoint:      skipped: the database is read-only for this user\n";
+    } else {
+      out << "checkpoint:      " << checkpoint_mode << ", " << checkpointed_frames << " of "
+          << wal_frames << " frames copied"
+          << (checkpoint_busy ? " (busy: another connection held the database)" : "") << "\n";
+    }
   }
 
   if (!healthy) {
@@ -107,6 +126,7 @@ CommandSpec CheckCommand() {
   spec.description =
       "Runs PRAGMA integrity_check and foreign_key_check, compares the schema version with\n"
       "this binary's, and checkpoints the WAL (PASSIVE by default, which never waits).\n"
+      "The checkpoint is skipped when this user can only read the database.\n"
       "Exits 3 when the database is damaged or its schema version differs.\n";
   spec.options = {
       {"--truncate", "", "checkpoint with TRUNCATE: wait for readers, then empty the WAL"},

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/database.h"
 
 namespace connector::queue_tool {
 
@@ -69,9 +70,13 @@ struct CommandSpec {
   std::string summary;               // one line for the command list
   std::string description;           // paragraphs for `COMMAND --help`
   std::vector<OptionSpec> options;
-  // False for a command that must not create a missing database (all but
-  // import): main then fails when the file does not exist.
-  bool creates_database = false;
+  // False for a command that takes options only: ParseArgs then rejects any
+  // other word.
+  bool takes_positionals = false;
+  // How main opens the queue: kReadOnly for commands that only read,
+  // kExisting for those that change rows, kCreate only for import, the one
+  // command that may create a queue where none exists.
+  QueueOpenMode open_mode = QueueOpenMode::kExisting;
   std::function<int(Context&, const ParsedArgs&)> run;
 };
 
@@ -79,7 +84,8 @@ struct CommandSpec {
 const std::vector<CommandSpec>& Commands();
 
 // Parses `args` (the words after the subcommand name) against `spec`.
-// Throws UsageError naming an unknown option or a missing value.
+// Throws UsageError naming an unknown option, a missing value, or an
+// argument given to a command that takes none.
 ParsedArgs ParseArgs(const CommandSpec& spec, const std::vector<std::string>& args);
 
 // Returns the usage line and option list of one command.

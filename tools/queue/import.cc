@@ -7,11 +7,15 @@
 #include <Poco/JSON/Stringifier.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <sstream>
+#include <typeinfo>
 
 #include "common/event_inserter.h"
 #include "common/event_normalizer.h"
@@ -29,33 +33,105 @@ constexpr size_t kEventsPerTransaction = 500;
 // Invalid events listed in full before the rest are only counted.
 constexpr size_t kMaxListedErrors = 20;
 
+// Nesting deeper than this is rejected, as ingest's normaliser does, before
+// it can exhaust the stack.
+constexpr size_t kMaxJsonDepth = 64;
+
 // One event's JSON text and where it sits in the file, for error messages.
 struct SourceEvent {
   std::string location;  // "line 12" or "element 12" (both 1-based)
   std::string json;
+  std::string error;     // why this is not an event object, or "" when it may be one
 };
 
 // NOTE: the whole file is read, and every event normalised, before the first
 // insert, so memory use is a few times the file size. Split exports of
 // several GB with `split -l` (NDJSON) before importing them.
 std::string ReadInput(const std::string& path) {
-  std::ostringstream text;
   if (path == "-") {
+    std::ostringstream text;
     text << std::cin.rdbuf();
+    if (std::cin.bad()) throw std::runtime_error("cannot read standard input");
     return text.str();
   }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
+
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno) +
                              "; check the path and its permissions");
   }
-  text << file.rdbuf();
-  return text.str();
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("cannot read " + path +
+                             ": it is a directory; give an NDJSON file or a JSON array file");
+  }
+  std::string text;
+  char buffer[65536];
+  while (true) {
+    ssize_t count = ::read(fd, buffer, sizeof buffer);
+    if (count == 0) break;
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) {
+      int error = errno;
+      ::close(fd);
+      throw std::runtime_error("cannot read " + path + ": " + std::strerror(error));
+    }
+    text.append(buffer, static_cast<size_t>(count));
+  }
+  ::close(fd);
+  return text;
+}
+
+// Returns compact JSON of `value` for an error message, cut at 64 bytes (on a
+// UTF-8 character boundary) so a large value cannot flood the terminal.
+std::string Excerpt(const Poco::Dynamic::Var& value) {
+  std::ostringstream json;
+  Poco::JSON::Stringifier::stringify(value, json);
+  std::string text = json.str();
+  if (text.size() <= 64) return text;
+  size_t end = 61;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  return text.substr(0, end) + "...";
+}
+
+// Parses one NDJSON line and returns why it is not an event object, or ""
+// when it is one.
+std::string CheckLine(const std::string& line) {
+  Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(/*preserveObjectOrder=*/true));
+  parser.setDepth(kMaxJsonDepth);
+  Poco::Dynamic::Var value;
+  try {
+    value = parser.parse(line);
+  } catch (const Poco::Exception& error) {
+    // Poco 1.11 rejects a top-level scalar such as "text" with "Attempt to set
+    // value on an empty stack"; inside an array it parses.
+    bool scalar = false;
+    try {
+      parser.reset();
+      Poco::JSON::Array::Ptr wrapped =
+          parser.parse("[" + line + "]").extract<Poco::JSON::Array::Ptr>();
+      if (wrapped->size() == 1) {
+        value = wrapped->get(0);
+        scalar = true;
+      }
+    } catch (const Poco::Exception&) {
+      // Not valid JSON either way, and the first error names the cause.
+    }
+    if (!scalar) {
+      return "not valid JSON (" + error.message() + "); put one JSON object on each line";
+    }
+  }
+  if (value.type() == typeid(Poco::JSON::Object::Ptr)) return "";
+  return Excerpt(value) +
+         " is not an event object; put one JSON object with event and distinct_id on each line";
 }
 
 // Splits a file into single events: a JSON array (a PostHog export) when the
 // first non-blank character is '[', otherwise NDJSON with one event per
-// non-blank line.
+// non-blank line. An element or line that is not a JSON object gets its
+// error here, because ingest's normaliser would describe it as a whole
+// request body.
 std::vector<SourceEvent> SplitEvents(const std::string& text) {
   std::vector<SourceEvent> events;
   size_t first = text.find_first_not_of(" \t\r\n");
@@ -64,6 +140,7 @@ std::vector<SourceEvent> SplitEvents(const std::string& text) {
   if (text[first] == '[') {
     // Keep each object's key order, so the stored payload reads like the file.
     Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(/*preserveObjectOrder=*/true));
+    parser.setDepth(kMaxJsonDepth + 1);  // the array adds one level
     Poco::Dynamic::Var root;
     try {
       root = parser.parse(text);
@@ -73,9 +150,18 @@ std::vector<SourceEvent> SplitEvents(const std::string& text) {
     }
     Poco::JSON::Array::Ptr array = root.extract<Poco::JSON::Array::Ptr>();
     for (size_t i = 0; i < array->size(); ++i) {
-      std::ostringstream json;
-      Poco::JSON::Stringifier::stringify(array->get(static_cast<unsigned>(i)), json);
-      events.push_back({"element " + std::to_string(i + 1), json.str()});
+      Poco::Dynamic::Var element = array->get(static_cast<unsigned>(i));
+      SourceEvent event{"element " + std::to_string(i + 1), "", ""};
+      if (element.type() == typeid(Poco::JSON::Object::Ptr)) {
+        std::ostringstream json;
+        Poco::JSON::Stringifier::stringify(element, json);
+        event.json = json.str();
+      } else {
+        event.error = Excerpt(element) +
+                      " is not an event object; each element of the array must be an object "
+                      "with event and distinct_id";
+      }
+      events.push_back(std::move(event));
     }
     return events;
   }
@@ -84,7 +170,11 @@ std::vector<SourceEvent> SplitEvents(const std::string& text) {
   std::string line;
   for (int number = 1; std::getline(lines, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    events.push_back({"line " + std::to_string(number), line});
+    SourceEvent event{"line " + std::to_string(number), line, ""};
+    // Ingest's normaliser checks the syntax too, so only lines that cannot be
+    // an object are parsed twice.
+    if (line[line.find_first_not_of(" \t\r")] != '{') event.error = CheckLine(line);
+    events.push_back(std::move(event));
   }
   return events;
 }
@@ -114,7 +204,7 @@ int RunImport(Context& context, const ParsedArgs& args) {
   try {
     sources = SplitEvents(ReadInput(path));
   } catch (const std::runtime_error& error) {
-    *context.err << "intercom-queue: " << error.what() << "\n";
+    *context.err << "intercom-queue: " << EscapeText(error.what()) << "\n";
     return kExitFailed;
   }
   if (sources.empty()) {
@@ -133,19 +223,28 @@ int RunImport(Context& context, const ParsedArgs& args) {
   ProgressBar checking(*context.err, context.err_is_terminal, "checking ",
                        static_cast<int64_t>(sources.size()));
   for (size_t i = 0; i < sources.size(); ++i) {
+    const SourceEvent& source = sources[i];
+    if (!source.error.empty()) {
+      errors.push_back(source.location + ": " + source.error);
+      checking.Update(static_cast<int64_t>(i + 1));
+      continue;
+    }
     try {
-      std::vector<QueuedEvent> parsed = normalizer.ParseCapture(sources[i].json, capture);
+      std::vector<QueuedEvent> parsed = normalizer.ParseCapture(source.json, capture);
       CheckProjectTokens(parsed, context.config.ingest.api_keys);
       for (QueuedEvent& event : parsed) events.push_back(std::move(event));
     } catch (const CaptureError& error) {
-      errors.push_back(sources[i].location + ": " + error.what());
+      // A line that starts with '{' but is not valid JSON gets this tool's
+      // wording, not the normaliser's, which speaks of a request body.
+      std::string line_error = source.location.rfind("line ", 0) == 0 ? CheckLine(source.json) : "";
+      errors.push_back(source.location + ": " + (line_error.empty() ? error.what() : line_error));
     }
     checking.Update(static_cast<int64_t>(i + 1));
   }
   checking.Finish();
 
   for (size_t i = 0; i < errors.size() && i < kMaxListedErrors; ++i) {
-    *context.err << path << ": " << errors[i] << "\n";
+    *context.err << EscapeText(path) << ": " << EscapeText(errors[i]) << "\n";
   }
   if (errors.size() > kMaxListedErrors) {
     *context.err << "... and " << errors.size() - kMaxListedErrors << " more invalid events\n";
@@ -174,7 +273,7 @@ int RunImport(Context& context, const ParsedArgs& args) {
         added += inserter.InsertBatch(batch);
       } catch (const InsertError& error) {
         importing.Finish();
-        *context.err << "intercom-queue: " << error.what() << "; " << added
+        *context.err << "intercom-queue: " << EscapeText(error.what()) << "; " << added
                      << " events were imported before the error, and importing the file "
                         "again adds only the rest\n";
         return kExitFailed;
@@ -233,7 +332,8 @@ CommandSpec ImportCommand() {
       {"--dry-run", "", "validate and count, change nothing"},
       {"--json", "", "print the result as one JSON object"},
   };
-  spec.creates_database = true;
+  spec.takes_positionals = true;
+  spec.open_mode = QueueOpenMode::kCreate;
   spec.run = RunImport;
   return spec;
 }

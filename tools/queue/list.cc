@@ -44,6 +44,7 @@ CommandSpec ListCommand() {
       "Shows at most 100 events unless --limit is given. Exits 1 when none match.\n";
   spec.options = FilterOptions("received");
   spec.options.push_back({"--json", "", "print a JSON array of events"});
+  spec.open_mode = QueueOpenMode::kReadOnly;
   spec.run = RunList;
   return spec;
 }

@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "common/cli.h"
 #include "common/database.h"
 #include "common/log.h"
 #include "tools/queue/command.h"
+#include "tools/queue/output.h"
 
 namespace connector::queue_tool {
 namespace {
@@ -29,19 +31,20 @@ std::string GeneralHelp() {
        << "  --db PATH          queue database file (default: [queue] path of the configuration)\n"
        << CommonFlagsHelp()
        << "\nexit codes: 0 done, 1 nothing matched, 2 invalid command line or configuration,\n"
-          "3 the database or a file could not be read or written, or check found damage.\n"
+          "3 the database or a file could not be read or written, the database is not a\n"
+          "queue, a file to import has invalid events, or check found damage.\n"
           "Run `intercom-queue COMMAND --help` for a command's options.\n";
   return help.str();
 }
 
-// Removes `--db PATH` or `--db=PATH` from `words` and returns PATH, or ""
-// when absent.
-std::string TakeDatabaseFlag(std::vector<std::string>& words) {
-  std::string path;
+// Removes `--db PATH` or `--db=PATH` from `words` and returns PATH, or
+// nullopt when absent. Throws UsageError for an empty PATH, which would
+// otherwise fall back to the configured queue unnoticed.
+std::optional<std::string> TakeDatabaseFlag(std::vector<std::string>& words) {
+  std::optional<std::string> path;
   for (size_t i = 0; i < words.size();) {
     if (words[i].rfind("--db=", 0) == 0) {
       path = words[i].substr(5);
-      if (path.empty()) throw UsageError("--db needs a file path");
       words.erase(words.begin() + static_cast<std::ptrdiff_t>(i));
     } else if (words[i] == "--db") {
       if (i + 1 >= words.size()) throw UsageError("--db needs a value: --db PATH");
@@ -51,6 +54,7 @@ std::string TakeDatabaseFlag(std::vector<std::string>& words) {
     } else {
       ++i;
     }
+    if (path && path->empty()) throw UsageError("--db needs a file path, but got \"\"");
   }
   return path;
 }
@@ -63,7 +67,7 @@ const CommandSpec* FindCommand(const std::string& name) {
 }
 
 int Usage(const std::string& message, const CommandSpec* spec) {
-  std::cerr << "intercom-queue: " << message << "\n";
+  std::cerr << "intercom-queue: " << EscapeText(message) << "\n";
   if (spec != nullptr) {
     std::cerr << "usage: intercom-queue " << spec->name << " [options]"
               << (spec->arguments.empty() ? "" : " " + spec->arguments)
@@ -77,7 +81,7 @@ int Usage(const std::string& message, const CommandSpec* spec) {
 int Main(int argc, char** argv) {
   // Shared flags, the command name, then the command's own options.
   CommonFlags flags;
-  std::string database_path;
+  std::optional<std::string> database_path;
   try {
     flags = ParseCommonFlags(argc, argv);
     database_path = TakeDatabaseFlag(flags.rest);
@@ -119,36 +123,38 @@ int Main(int argc, char** argv) {
         ParseArgs(*spec, std::vector<std::string>(flags.rest.begin() + 1, flags.rest.end()));
     log::Setup(flags.log_level);
     context.config = LoadConfig(flags);
-    if (!database_path.empty()) context.config.queue.path = database_path;
+    if (database_path) context.config.queue.path = *database_path;
 
-    // OpenQueue would create a missing file; only import may do that, so a
-    // mistyped path is reported instead of showing an empty queue.
+    // Only import may create a queue, so a mistyped path is reported instead
+    // of showing an empty queue. OpenQueue rejects an empty file the same way.
     const std::string& path = context.config.queue.path;
-    if (!spec->creates_database && ::access(path.c_str(), F_OK) != 0) {
-      std::cerr << "intercom-queue: queue database " << path
+    if (spec->open_mode != QueueOpenMode::kCreate && ::access(path.c_str(), F_OK) != 0) {
+      std::cerr << "intercom-queue: queue database " << EscapeText(path)
                 << " not found; pass --db PATH or set [queue] path in --config\n";
       return kExitFailed;
     }
-    context.db = OpenQueue(context.config.queue);
+    context.db = OpenQueue(context.config.queue, spec->open_mode);
     return spec->run(context, args);
   } catch (const UsageError& error) {
     return Usage(error.what(), spec);
   } catch (const ConfigError& error) {
-    std::cerr << "intercom-queue: " << error.what() << "\n";
+    std::cerr << "intercom-queue: " << EscapeText(error.what()) << "\n";
     return kExitUsage;
   } catch (const DatabaseError& error) {
-    std::cerr << "intercom-queue: " << error.what() << "\n";
+    std::cerr << "intercom-queue: " << EscapeText(error.what()) << "\n";
     return kExitFailed;
   } catch (const SQLite::Exception& error) {
-    std::cerr << "intercom-queue " << spec->name << " failed on " << context.config.queue.path
-              << ": " << error.what() << " (SQLite code " << error.getExtendedErrorCode() << ")";
+    std::cerr << "intercom-queue " << spec->name << " failed on "
+              << EscapeText(context.config.queue.path) << ": " << EscapeText(error.what())
+              << " (SQLite code " << error.getExtendedErrorCode() << ")";
     if (error.getErrorCode() == SQLITE_BUSY) {
       std::cerr << "; another process held the write lock past the busy timeout, run it again";
     }
     std::cerr << "\n";
     return kExitFailed;
   } catch (const std::exception& error) {
-    std::cerr << "intercom-queue " << spec->name << " failed: " << error.what() << "\n";
+    std::cerr << "intercom-queue " << spec->name << " failed: " << EscapeText(error.what())
+              << "\n";
     return kExitFailed;
   }
 }

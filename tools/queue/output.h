@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace connector::queue_tool {
@@ -21,22 +22,35 @@ class Table {
   void AddRow(std::vector<std::string> cells);
   size_t RowCount() const { return rows_.size(); }
 
-  // Writes the table. Tabs and newlines inside cells become spaces in both
-  // forms; aligned cells longer than kMaxAlignedWidth are cut with "...".
+  // Writes the table with every cell passed through EscapeText, so a tab or
+  // newline in a cell cannot break a row. Aligned cells longer than
+  // kMaxAlignedWidth characters are cut with "...".
   void Print(std::ostream& out, bool aligned) const;
 
-  static constexpr size_t kMaxAlignedWidth = 60;
+  static constexpr size_t kMaxAlignedWidth = 60;  // code points
 
  private:
   std::vector<std::string> headers_;
   std::vector<std::vector<std::string>> rows_;
 };
 
+// Returns `text` safe to write to a terminal: valid UTF-8 stays as it is,
+// except characters that move the cursor, start an escape sequence or reorder
+// text. \n, \r and \t become those two characters. Other C0 controls, DEL
+// and bytes that are not valid UTF-8 become \xHH. C1 controls, U+2028,
+// U+2029 and the bidirectional controls U+202A..U+202E and U+2066..U+2069
+// become \uHHHH. Client data (event names, distinct_ids, Intercom's error
+// messages) goes through it before it reaches any human-readable output.
+std::string EscapeText(std::string_view text);
+
 // A JSON object that keeps keys in insertion order, so output reads in the
 // same order as the table columns.
 Poco::JSON::Object::Ptr NewJsonObject();
 
-// Writes `value` as indented JSON followed by a newline.
+// Writes `value` as indented JSON followed by a newline. Poco escapes C0
+// controls; DEL, C1 controls and the characters EscapeText turns into \uHHHH
+// are escaped here too, and bytes that are not valid UTF-8 become \uFFFD, so
+// the output is valid UTF-8 JSON that is safe on a terminal.
 void PrintJson(std::ostream& out, const Poco::Dynamic::Var& value);
 
 // Formats Unix milliseconds as UTC "YYYY-MM-DD HH:MM:SS", the same text the

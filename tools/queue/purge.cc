@@ -18,9 +18,6 @@ namespace {
 constexpr int64_t kRowsPerDelete = 500;
 
 int RunPurge(Context& context, const ParsedArgs& args) {
-  if (!args.positionals.empty()) {
-    throw UsageError("unexpected argument \"" + args.positionals[0] + "\"");
-  }
   if (!args.Has("--older-than")) {
     throw UsageError("missing --older-than; give an age such as --older-than 30d");
   }

@@ -71,7 +71,7 @@ int RunShow(Context& context, const ParsedArgs& args) {
     event.bind(1, key);
   }
   if (!event.executeStep()) {
-    *context.err << "no event with " << (by_id ? "id " : "uuid ") << key << "\n";
+    *context.err << "no event with " << (by_id ? "id " : "uuid ") << EscapeText(key) << "\n";
     return kExitNothing;
   }
   int64_t id = event.getColumn(0).getInt64();
@@ -114,8 +114,8 @@ int RunShow(Context& context, const ParsedArgs& args) {
     } else if (name == "created_at") {
       value += " (" + FormatTimeMs(column.getInt64() * 1000) + " UTC)";
     }
-    out << name << ":" << std::string(name.size() < 20 ? 20 - name.size() : 1, ' ') << value
-        << "\n";
+    out << name << ":" << std::string(name.size() < 20 ? 20 - name.size() : 1, ' ')
+        << EscapeText(value) << "\n";
   }
 
   out << "\ndecisions:\n";
@@ -166,6 +166,8 @@ CommandSpec ShowCommand() {
   spec.summary = "Show one event, every decision taken on it, and its delivery attempts.";
   spec.description = "Takes the event's id (digits) or its uuid. Exits 1 when no event has it.\n";
   spec.options = {{"--json", "", "print one JSON object with history and attempts arrays"}};
+  spec.takes_positionals = true;
+  spec.open_mode = QueueOpenMode::kReadOnly;
   spec.run = RunShow;
   return spec;
 }

@@ -122,8 +122,8 @@ int RunStats(Context& context, const ParsedArgs& args) {
       << " failed, " << last_minute.retried << " to retry\n";
   out << "last hour:       " << last_hour.delivered << " delivered, " << last_hour.failed
       << " failed, " << last_hour.retried << " to retry\n";
-  out << "database:        " << FormatBytes(db_bytes) << " (" << context.config.queue.path
-      << ")\n";
+  out << "database:        " << FormatBytes(db_bytes) << " ("
+      << EscapeText(context.config.queue.path) << ")\n";
   out << "wal:             " << FormatBytes(wal_bytes) << "\n";
   return kExitDone;
 }
@@ -141,6 +141,7 @@ CommandSpec StatsCommand() {
       "failed (the event gave up), and to retry (retry, rate_limited, contact_missing or\n"
       "paused).\n";
   spec.options = {{"--json", "", "print one JSON object"}};
+  spec.open_mode = QueueOpenMode::kReadOnly;
   spec.run = RunStats;
   return spec;
 }

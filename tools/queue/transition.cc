@@ -87,7 +87,7 @@ void ReportUnmovable(Context& context, const Transition& transition, const Event
   for (const std::string& uuid : filter.uuids) {
     bool exists =
         std::any_of(all.begin(), all.end(), [&uuid](const EventRow& r) { return r.uuid == uuid; });
-    if (!exists) *context.err << "no event with uuid " << uuid << "\n";
+    if (!exists) *context.err << "no event with uuid " << EscapeText(uuid) << "\n";
   }
 }
 
@@ -193,6 +193,7 @@ CommandSpec TransitionCommand(const Transition& transition) {
   spec.arguments = "[ID|UUID...]";
   if (transition.needs_reason) spec.arguments += " --reason TEXT";
   spec.options = TransitionOptions(transition);
+  spec.takes_positionals = true;
   spec.run = [transition](Context& context, const ParsedArgs& args) {
     return RunTransition(transition, context, args);
   };
