@@ -45,9 +45,8 @@ class JsonNumberOutOfRange : public std::runtime_error {
 // text is not valid JSON or nests deeper than `max_depth`. Thread-safe: each
 // call uses its own parser.
 //
-// NOTE: intercom-queue's JSON-array import and `show`, and the worker's
-// dry-run file, still parse with Poco's ParseHandler, so they still change
-// the numbers listed above.
+// NOTE: the worker's dry-run file still parses request bodies with Poco's
+// ParseHandler, so it can still show the numbers listed above changed.
 Poco::Dynamic::Var ParseJsonExactNumbers(const std::string& text, size_t max_depth);
 
 }  // namespace connector

@@ -69,6 +69,19 @@ TEST_F(QueueImportTest, JsonArrayExport) {
             kSignup);
 }
 
+TEST_F(QueueImportTest, JsonArrayKeepsLargeIntegersExact) {
+  std::string path = WriteFile(
+      "export.json",
+      R"([{"event":"signup","distinct_id":"ann@example.com","timestamp":1767323045,)"
+      R"("properties":{"low":-9223372036854775807,"high":18446744073709551616}}])");
+  RunResult result = Queue({"import", path});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::string payload = db_->execAndGet("SELECT payload FROM events").getString();
+  EXPECT_THAT(payload, HasSubstr(R"("low":-9223372036854775807)"));
+  // Beyond uint64: kept as the nearest double, as ingest stores it.
+  EXPECT_THAT(payload, HasSubstr(R"("high":1.8446744073709552e+19)"));
+}
+
 TEST_F(QueueImportTest, StandardInput) {
   std::string path = WriteFile("events.ndjson", std::string(kSignup) + "\n");
   RunResult result = Queue({"import", "-"}, path);

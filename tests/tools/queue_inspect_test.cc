@@ -326,6 +326,23 @@ TEST_F(QueueInspectTest, ShowByIdAndUuid) {
                                   "    \"plan\": \"pro\"\n"));
 }
 
+TEST_F(QueueInspectTest, ShowKeepsLargeIntegersExact) {
+  SeedRow row;
+  row.payload = R"({"properties":{"low":-9223372036854775807,"high":18446744073709551615}})";
+  row.received_at_ms = now_ms_;
+  row.updated_at_ms = now_ms_;
+  int64_t id = SeedEvent(*db_, row);
+
+  RunResult json = Queue({"show", std::to_string(id), "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("-9223372036854775807"));
+  EXPECT_THAT(json.out, HasSubstr("18446744073709551615"));
+  RunResult text = Queue({"show", std::to_string(id)});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("-9223372036854775807"));
+  EXPECT_THAT(text.out, HasSubstr("18446744073709551615"));
+}
+
 TEST_F(QueueInspectTest, ShowUnknownExitsOne) {
   RunResult result = Queue({"show", "42"});
   EXPECT_EQ(result.exit_code, 1);

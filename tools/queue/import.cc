@@ -19,6 +19,7 @@
 
 #include "common/event_inserter.h"
 #include "common/event_normalizer.h"
+#include "common/json_parser.h"
 #include "common/log.h"
 #include "tools/queue/command.h"
 #include "tools/queue/output.h"
@@ -138,12 +139,14 @@ std::vector<SourceEvent> SplitEvents(const std::string& text) {
   if (first == std::string::npos) return events;
 
   if (text[first] == '[') {
-    // Keep each object's key order, so the stored payload reads like the file.
-    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(/*preserveObjectOrder=*/true));
-    parser.setDepth(kMaxJsonDepth + 1);  // the array adds one level
+    // Keeps each object's key order, so the stored payload reads like the
+    // file, and every number exact, as ingest does.
     Poco::Dynamic::Var root;
     try {
-      root = parser.parse(text);
+      root = ParseJsonExactNumbers(text, kMaxJsonDepth + 1);  // the array adds one level
+    } catch (const JsonNumberOutOfRange& error) {
+      throw std::runtime_error("the file's " + error.path() + " is " + error.number() +
+                               ", beyond the range of a double; write it as a string");
     } catch (const Poco::Exception& error) {
       throw std::runtime_error("the file starts with '[' but is not a valid JSON array: " +
                                error.displayText());

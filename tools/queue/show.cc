@@ -1,12 +1,11 @@
 // `intercom-queue show ID|UUID`: one event, every decision taken on it, and
 // every delivery attempt.
 
-#include <Poco/JSON/ParseHandler.h>
-#include <Poco/JSON/Parser.h>
 #include <SQLiteCpp/Statement.h>
 
 #include <ostream>
 
+#include "common/json_parser.h"
 #include "tools/queue/command.h"
 #include "tools/queue/output.h"
 
@@ -23,14 +22,19 @@ std::string ColumnText(const SQLite::Column& column) {
   return column.isNull() ? "" : column.getString();
 }
 
-// Parses a stored JSON document, keeping its key order, so --json nests it
-// instead of quoting it. Falls back to the raw text, because a row written by
-// hand may contain anything.
+// Ingest stores nothing deeper, so only a row written by hand can exceed it,
+// and such a row is shown as text.
+constexpr size_t kStoredJsonDepth = 64;
+
+// Parses a stored JSON document, keeping its key order and exact numbers, so
+// --json nests it instead of quoting it. Falls back to the raw text, because
+// a row written by hand may contain anything.
 Poco::Dynamic::Var ParseStoredJson(const std::string& text) {
   try {
-    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(/*preserveObjectOrder=*/true));
-    return parser.parse(text);
+    return ParseJsonExactNumbers(text, kStoredJsonDepth);
   } catch (const Poco::Exception&) {
+    return Poco::Dynamic::Var(text);
+  } catch (const JsonNumberOutOfRange&) {
     return Poco::Dynamic::Var(text);
   }
 }
