@@ -137,6 +137,34 @@ void DiscardRestOfBody(HTTPServerRequest& request) {
   }
 }
 
+// Largest unread body, by Content-Length, that a rejection reads and discards
+// before it responds, so the client can send its next request on the same
+// connection. A rejection of a larger or chunked body closes the connection.
+constexpr int64_t kMaxDrainBytes = 64 * 1024;
+
+bool HasBody(const HTTPServerRequest& request) {
+  return request.getChunkedTransferEncoding() ||
+         (request.hasContentLength() && request.getContentLength64() > 0);
+}
+
+// Reads and discards a body of at most kMaxDrainBytes before the response is
+// sent. Returns true when the whole body was read, so the connection can serve
+// the next request. Returns false for a larger or chunked body, and when the
+// client closes or times out before sending all of it.
+bool DrainSmallBody(HTTPServerRequest& request) {
+  if (request.getChunkedTransferEncoding() || !request.hasContentLength()) return false;
+  int64_t declared = request.getContentLength64();
+  if (declared > kMaxDrainBytes) return false;
+  std::array<char, 4096> buffer;
+  std::istream& in = request.stream();
+  int64_t drained = 0;
+  while (in && drained < declared) {
+    in.read(buffer.data(), buffer.size());
+    drained += in.gcount();
+  }
+  return drained == declared;
+}
+
 std::string StripTrailingSlash(std::string path) {
   if (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
@@ -161,6 +189,7 @@ class IngestRequestHandler : public Poco::Net::HTTPRequestHandler {
   const IngestContext& context_;
   Route route_;
   std::string path_;  // the request path without its query, for logs
+  bool body_read_ = false;  // set once ReadBody() has read the whole body
 };
 
 std::string QueryValue(const Poco::URI::QueryParameters& query, const std::string& name) {
@@ -246,7 +275,7 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
     std::string requested = request.get("Access-Control-Request-Headers", "");
     response.set("Access-Control-Allow-Headers", requested.empty() ? "Content-Type" : requested);
     response.set("Access-Control-Max-Age", "86400");
-    response.setStatus(HTTPResponse::HTTP_OK);
+    response.setStatusAndReason(HTTPResponse::HTTP_OK);
     response.setContentLength(0);
     response.send();
     return;
@@ -256,6 +285,7 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
   std::string body;
   if (method == "POST") {
     body = ReadBody(request, context_.config.max_body_bytes);
+    body_read_ = true;
     if (body.empty() && HasQueryValue(query, "data")) body = QueryValue(query, "data");
   } else if (method == "GET" && get_allowed) {
     if (!HasQueryValue(query, "data")) {
@@ -329,7 +359,7 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
                           {"added", outcome.added}});
 
   if (QueryValue(query, "beacon") == "1") {
-    response.setStatus(HTTPResponse::HTTP_NO_CONTENT);
+    response.setStatusAndReason(HTTPResponse::HTTP_NO_CONTENT);
     response.setContentLength(0);
     response.send();
     return;
@@ -337,7 +367,7 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
   Poco::JSON::Object answer;
   answer.set("status", 1);
   std::string text = JsonText(answer);
-  response.setStatus(HTTPResponse::HTTP_OK);
+  response.setStatusAndReason(HTTPResponse::HTTP_OK);
   response.setContentType("application/json");
   response.setContentLength(static_cast<std::streamsize>(text.size()));
   response.send() << text;
@@ -356,11 +386,11 @@ void IngestRequestHandler::HandleHealth(HTTPServerRequest& request,
   Poco::JSON::Object answer;
   if (outcome.committed) {
     answer.set("status", "ok");
-    response.setStatus(HTTPResponse::HTTP_OK);
+    response.setStatusAndReason(HTTPResponse::HTTP_OK);
   } else {
     answer.set("status", "unavailable");
     answer.set("error", outcome.error);
-    response.setStatus(HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
+    response.setStatusAndReason(HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
     response.set("Retry-After", kRetryAfterSeconds);
     log::Warn("health_check_failed", {{"error", outcome.error}});
   }
@@ -393,16 +423,23 @@ void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse
   answer.set("code", rejection.code);
   answer.set("detail", rejection.detail);
   std::string text = JsonText(answer);
-  // A 413 can leave the body unread; close the connection rather than parse
-  // the rest of it as the next request.
-  bool too_large = rejection.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE;
-  if (too_large) response.setKeepAlive(false);
-  response.setStatus(rejection.status);
+  // A rejection can come before the body is read (a 404, a 405, a 413, an
+  // invalid URI). Poco would then parse the unread body as the next request
+  // on the connection and respond to it with 400. So a small body is read
+  // here and the connection stays usable. Otherwise the connection closes,
+  // and the rest of the body is discarded after the response.
+  bool close_connection = false;
+  if (!body_read_ && HasBody(request)) {
+    bool too_large = rejection.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE;
+    close_connection = too_large || !DrainSmallBody(request);
+  }
+  if (close_connection) response.setKeepAlive(false);
+  response.setStatusAndReason(rejection.status);
   response.setContentType("application/json");
   response.setContentLength(static_cast<std::streamsize>(text.size()));
   std::ostream& out = response.send();
   out << text;
-  if (too_large) {
+  if (close_connection) {
     out.flush();
     DiscardRestOfBody(request);
   }
