@@ -17,6 +17,13 @@ namespace {
 constexpr int kReceiveTimeoutSeconds = 30;
 constexpr int kKeepAliveTimeoutSeconds = 5;
 
+// How long an idle dispatcher thread waits for a connection before it checks
+// whether the server stopped. Poco 1.11's TCPServerDispatcher::stop() queues a
+// single stop notification, so when more than one thread is idle (a thread
+// started for a connection that another thread took first), the others see the
+// stop only when this wait ends. Poco's default of 10 s made Stop() take 10 s.
+constexpr int kThreadIdleMilliseconds = 100;
+
 Poco::Net::ServerSocket Bind(const std::string& listen, int backlog) {
   try {
     Poco::Net::SocketAddress address(listen);
@@ -53,6 +60,7 @@ IngestServer::IngestServer(const Config& config, const Clock& clock)
   params->setTimeout(Poco::Timespan(kReceiveTimeoutSeconds, 0));
   params->setKeepAlive(true);
   params->setKeepAliveTimeout(Poco::Timespan(kKeepAliveTimeoutSeconds, 0));
+  params->setThreadIdleTime(Poco::Timespan(kThreadIdleMilliseconds * 1000));
   params->setServerName("intercom-ingest");
   server_ = std::make_unique<Poco::Net::HTTPServer>(new IngestRequestHandlerFactory(context_),
                                                     pool_, socket, params);
