@@ -3,6 +3,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/ThreadPool.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -63,5 +64,20 @@ class IngestServer {
   bool started_ = false;
   bool stopped_ = false;
 };
+
+// Waits for the backoff delay. Returns false to stop waiting, because a stop
+// signal arrived.
+using RetryWait = std::function<bool(Milliseconds delay)>;
+
+// Creates an IngestServer, not yet started. While opening the queue fails with
+// a transient DatabaseError (see DatabaseError::transient()), it calls `wait`
+// with a backoff from 250 ms doubling to 5 s and tries again, as
+// intercom-worker does. It logs msg=queue_unavailable with the error when it
+// starts waiting and msg=queue_available when the queue opens, and nothing per
+// retry. Returns nullptr when `wait` returns false. Throws a permanent
+// DatabaseError at once, and whatever else the constructor throws.
+std::unique_ptr<IngestServer> CreateIngestServerWhenQueueWritable(const Config& config,
+                                                                  const Clock& clock,
+                                                                  const RetryWait& wait);
 
 }  // namespace connector

@@ -9,6 +9,7 @@
 
 #include "common/cli.h"
 #include "common/clock.h"
+#include "common/database.h"
 #include "common/log.h"
 #include "common/ops_server.h"
 #include "ingest/ingest_server.h"
@@ -22,6 +23,8 @@ constexpr const char* kUsage =
     "and PostHog webhook bodies (/webhook), and commits each request's events to the\n"
     "queue database before answering. GET /healthz checks that the queue takes writes.\n"
     "[ingest] metrics_listen serves Prometheus metrics at /metrics, and /healthz.\n"
+    "While the queue cannot be written at start (a full disk, a held lock), waits and\n"
+    "retries before it listens.\n"
     "Stops on SIGTERM or SIGINT after finishing the requests in progress.\n"
     "\n";
 
@@ -41,6 +44,20 @@ connector::OpsResponse HealthResponse(connector::IngestServer& server) {
     response.headers.emplace_back("Retry-After", "1");
   }
   return response;
+}
+
+// Waits up to `delay` for SIGTERM or SIGINT, which the caller has blocked.
+// Returns false and stores the signal in `signal_number` when one arrives.
+bool WaitForDelayOrStopSignal(const sigset_t& stop_signals, connector::Milliseconds delay,
+                              int& signal_number) {
+  timespec timeout{};
+  timeout.tv_sec = static_cast<time_t>(delay.count() / 1000);
+  timeout.tv_nsec = static_cast<long>(delay.count() % 1000) * 1'000'000;
+  int received = sigtimedwait(&stop_signals, nullptr, &timeout);
+  // -1 with EAGAIN when the delay passed, or with EINTR after another signal.
+  if (received <= 0) return true;
+  signal_number = received;
+  return false;
 }
 
 }  // namespace
@@ -81,20 +98,34 @@ int main(int argc, char** argv) {
   SystemClock clock;
   try {
     Config config = LoadConfig(flags);
-    IngestServer server(config, clock);
-    server.Start();
-    std::unique_ptr<OpsServer> ops =
-        StartOpsServer(config.ingest.metrics_listen, "[ingest] metrics_listen", server.metrics(),
-                       {{"/healthz", [&server] { return HealthResponse(server); }}});
 
+    // A queue that cannot be written yet (a full disk, a lock held past
+    // busy_timeout) is waited for, and a stop signal ends the wait.
     int received = 0;
-    sigwait(&stop_signals, &received);
+    std::unique_ptr<IngestServer> server = CreateIngestServerWhenQueueWritable(
+        config, clock, [&](Milliseconds delay) {
+          return WaitForDelayOrStopSignal(stop_signals, delay, received);
+        });
+    std::unique_ptr<OpsServer> ops;
+    if (server) {
+      server->Start();
+      ops = StartOpsServer(config.ingest.metrics_listen, "[ingest] metrics_listen",
+                           server->metrics(),
+                           {{"/healthz", [&server] { return HealthResponse(*server); }}});
+      sigwait(&stop_signals, &received);
+    }
     log::Info("stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
     if (ops) ops->Stop();
-    server.Stop();
+    if (server) server->Stop();
   } catch (const ConfigError& error) {
     // Exit 2 for a configuration the user must fix, as intercom-worker and
     // intercom-queue do; 1 for a failure at run time.
+    std::cerr << "intercom-ingest: " << error.what() << "\n";
+    return 2;
+  } catch (const DatabaseError& error) {
+    // Only permanent errors reach here, such as a missing directory,
+    // permission denied or a newer schema. Retrying cannot fix them, so the
+    // exit code is 2, which the systemd unit does not restart.
     std::cerr << "intercom-ingest: " << error.what() << "\n";
     return 2;
   } catch (const std::exception& error) {
