@@ -4,15 +4,13 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/RejectCertificateHandler.h>
 #include <Poco/Net/SSLManager.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <strings.h>
-#include <sys/socket.h>
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -48,38 +46,46 @@ Poco::Net::Context::Ptr MakeTlsContext(const IntercomConfig& config) {
 
 PocoTransport::PocoTransport(const IntercomConfig& config, Poco::Net::Context::Ptr tls_context,
                              const Clock& clock)
-    : clock_(clock) {
+    : connect_timeout_(config.connect_timeout),
+      request_timeout_(config.request_timeout),
+      watchdog_(std::make_shared<RequestWatchdog>()),
+      clock_(clock) {
   Poco::URI uri(config.base_url);
   path_prefix_ = uri.getPath();
   if (!path_prefix_.empty() && path_prefix_.back() == '/') path_prefix_.pop_back();
-  if (uri.getScheme() == "https") {
-    session_ = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(),
-                                                               tls_context);
-  } else {
-    session_ = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
-  }
+  session_ = MakeWatchedSession(uri, std::move(tls_context), watchdog_);
   session_->setKeepAlive(true);
-  Poco::Timespan connect(config.connect_timeout.count() * 1000);
-  Poco::Timespan request(config.request_timeout.count() * 1000);
+  Poco::Timespan connect(connect_timeout_.count() * 1000);
+  Poco::Timespan request(request_timeout_.count() * 1000);
   session_->setTimeout(connect, request, request);
 }
 
 HttpResponse PocoTransport::Send(const HttpRequest& request) {
+  const Deadline deadline = std::chrono::steady_clock::now() + request_timeout_;
   bool reused = requests_on_connection_ > 0 && session_->connected();
-  HttpResponse response = SendOnce(request);
+  HttpResponse response = SendOnce(request, deadline);
   // A server may close an idle keep-alive connection just as it is reused.
   // The request then never arrived, so one retry on a new connection is
   // safe, and Intercom would deduplicate a repeat anyway.
-  if (response.status == 0 && reused && !aborted_ &&
+  if (response.status == 0 && reused && !watchdog_->aborted() &&
       response.error.find("timed out") == std::string::npos) {
-    response = SendOnce(request);
+    response = SendOnce(request, deadline);
   }
   return response;
 }
 
-HttpResponse PocoTransport::SendOnce(const HttpRequest& request) {
+HttpResponse PocoTransport::SendOnce(const HttpRequest& request, Deadline deadline) {
   HttpResponse response;
   int64_t started = clock_.NowMs();
+  auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+      deadline - std::chrono::steady_clock::now());
+  auto connect_limit = std::min<std::chrono::microseconds>(connect_timeout_, left);
+  session_->setTimeout(Poco::Timespan(std::max<int64_t>(connect_limit.count(), 1)),
+                       Poco::Timespan(request_timeout_.count() * 1000),
+                       Poco::Timespan(request_timeout_.count() * 1000));
+
+  bool server_keeps_alive = false;
+  watchdog_->Arm(deadline);
   try {
     Poco::Net::HTTPRequest http(request.method, path_prefix_ + request.path,
                                 Poco::Net::HTTPMessage::HTTP_1_1);
@@ -89,24 +95,41 @@ HttpResponse PocoTransport::SendOnce(const HttpRequest& request) {
     std::ostream& body = session_->sendRequest(http);
     body << request.body;
 
-    Poco::Net::HTTPResponse http_response;
-    std::istream& in = session_->receiveResponse(http_response);
-    Poco::StreamCopier::copyToString(in, response.body);
-    response.status = static_cast<int>(http_response.getStatus());
-    for (const auto& [name, value] : http_response) response.headers.emplace_back(name, value);
-    ++requests_on_connection_;
-    if (!http_response.getKeepAlive()) {
-      session_->reset();
-      requests_on_connection_ = 0;
+    Poco::Net::HTTPResponse head;
+    std::istream& in = session_->receiveResponse(head);
+    response.status = static_cast<int>(head.getStatus());
+    server_keeps_alive = head.getKeepAlive();
+    for (const auto& [name, value] : head) response.headers.emplace_back(name, value);
+    // Poco takes headers cut off by the end of the stream as complete.
+    if (watchdog_->PeerClosed()) {
+      response.error = "connection closed before a complete response: the headers of HTTP " +
+                       std::to_string(response.status) + " were cut off";
+    } else {
+      ReadBody(in, head, response);
     }
   } catch (const Poco::TimeoutException& error) {
     response.error = "timed out: " + error.displayText();
   } catch (const Poco::Exception& error) {
-    response.error = error.displayText();
+    response.error = DescribeFailure(error);
   } catch (const std::exception& error) {
     response.error = error.what();
   }
-  if (response.status == 0) {
+
+  switch (watchdog_->Disarm()) {
+    case RequestWatchdog::Cut::kNone:
+      break;
+    case RequestWatchdog::Cut::kDeadline:
+      response.error = "timed out: no complete response within intercom.request_timeout (" +
+                       std::to_string(request_timeout_.count()) + " ms)";
+      break;
+    case RequestWatchdog::Cut::kAbort:
+      response.error = "cut off because the worker is stopping";
+      break;
+  }
+  if (!response.error.empty()) response.status = 0;
+
+  ++requests_on_connection_;
+  if (response.status == 0 || response.body_too_large || !server_keeps_alive) {
     session_->reset();
     requests_on_connection_ = 0;
   }
@@ -114,17 +137,55 @@ HttpResponse PocoTransport::SendOnce(const HttpRequest& request) {
   return response;
 }
 
-void PocoTransport::Abort() {
-  aborted_ = true;
-  // Shut the socket down but leave closing it to the delivery thread, which
-  // is blocked in it: closing here would race with that thread's recv() and
-  // could let a new file reuse the descriptor it still reads. shutdown(2) on
-  // the raw descriptor also keeps this thread out of OpenSSL's state.
-  Poco::Net::SocketImpl* socket = session_->socket().impl();
-  if (socket != nullptr && socket->sockfd() != POCO_INVALID_SOCKET) {
-    ::shutdown(socket->sockfd(), SHUT_RDWR);
+void PocoTransport::ReadBody(std::istream& in, const Poco::Net::HTTPResponse& head,
+                             HttpResponse& response) {
+  // Reads one byte past the limit, to tell a body of exactly the limit from
+  // a longer one. The watchdog ends a body that arrives too slowly.
+  char buffer[16 * 1024];
+  while (response.body.size() <= kMaxResponseBodyBytes) {
+    size_t to_read = std::min(sizeof buffer, kMaxResponseBodyBytes + 1 - response.body.size());
+    in.read(buffer, static_cast<std::streamsize>(to_read));
+    response.body.append(buffer, static_cast<size_t>(in.gcount()));
+    if (!in) break;
+  }
+  if (response.body.size() > kMaxResponseBodyBytes) {
+    response.body.resize(kMaxResponseBodyBytes);
+    response.body_too_large = true;
+    return;
+  }
+  if (in.bad()) {
+    // The stream swallows the socket's exception, but the session keeps it.
+    const Poco::Exception* error = session_->networkException();
+    response.error = error != nullptr ? DescribeFailure(*error)
+                                      : "the response body could not be read";
+    return;
+  }
+  // A body with a length or in chunks ends before the end of the stream, so
+  // reaching the end of the stream means the body was cut off. Poco's
+  // streams end quietly there.
+  bool delimited = head.getChunkedTransferEncoding() || head.hasContentLength();
+  if (delimited && watchdog_->PeerClosed()) {
+    std::string expected = head.hasContentLength()
+                               ? "of " + std::to_string(head.getContentLength64()) + " body bytes"
+                               : "bytes of a chunked body";
+    response.error = "connection closed before a complete response: HTTP " +
+                     std::to_string(response.status) + " sent " +
+                     std::to_string(response.body.size()) + " " + expected;
   }
 }
+
+std::string PocoTransport::DescribeFailure(const Poco::Exception& error) const {
+  // Poco reports a status line or header cut off by the end of the stream
+  // as malformed ("HTTP reason string too long", "No message received").
+  bool parse_error = dynamic_cast<const Poco::Net::MessageException*>(&error) != nullptr ||
+                     dynamic_cast<const Poco::Net::NoMessageException*>(&error) != nullptr;
+  if (parse_error && watchdog_->PeerClosed()) {
+    return "connection closed before a complete response (" + error.displayText() + ")";
+  }
+  return error.displayText();
+}
+
+void PocoTransport::Abort() { watchdog_->Abort(); }
 
 DryRunFile::DryRunFile(const std::string& path) : path_(path), out_(path, std::ios::app) {
   if (!out_) {

@@ -2,10 +2,13 @@
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPResponse.h>
 
-#include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <fstream>
+#include <istream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "worker/request_watchdog.h"
 
 namespace connector {
 
@@ -24,11 +28,22 @@ struct HttpRequest {
   std::string body;
 };
 
+// Maximum response body the worker reads, in bytes. Intercom's bodies are small
+// JSON: an empty 202, an error.list of a few hundred bytes, or a contact
+// search page of up to 50 contacts (estimated at a few KiB each). A larger
+// body is not Intercom's, and reading it without a limit let one response
+// take gigabytes of memory.
+inline constexpr size_t kMaxResponseBodyBytes = 1024 * 1024;
+
 // A response from Intercom, or the network error that replaced it.
 struct HttpResponse {
-  int status = 0;                      // 0: no response arrived, see `error`
+  int status = 0;                      // 0: no complete response arrived, see `error`
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
+  std::string body;                    // at most kMaxResponseBodyBytes
+  // The body was longer than kMaxResponseBodyBytes: `body` contains its
+  // first kMaxResponseBodyBytes bytes, the rest was not read, and the
+  // connection was closed.
+  bool body_too_large = false;
   std::string error;                   // network error or timeout, when status is 0
   int64_t duration_ms = 0;
 
@@ -52,8 +67,11 @@ class HttpTransport {
 Poco::Net::Context::Ptr MakeTlsContext(const IntercomConfig& config);
 
 // A keep-alive HTTP or HTTPS connection to intercom.base_url, reopened after
-// an error. connect_timeout bounds the connection; request_timeout bounds
-// each wait for the server while sending or receiving.
+// an error. request_timeout bounds each whole Send(): connecting, sending,
+// the headers and the body, and the one resend on a new connection when a
+// kept-alive one turns out closed. connect_timeout bounds each connection
+// attempt within that. A request past its deadline ends with an error that
+// starts with "timed out".
 class PocoTransport final : public HttpTransport {
  public:
   PocoTransport(const IntercomConfig& config, Poco::Net::Context::Ptr tls_context,
@@ -62,13 +80,25 @@ class PocoTransport final : public HttpTransport {
   void Abort() override;
 
  private:
-  HttpResponse SendOnce(const HttpRequest& request);
+  using Deadline = std::chrono::steady_clock::time_point;
+
+  HttpResponse SendOnce(const HttpRequest& request, Deadline deadline);
+  // Reads at most kMaxResponseBodyBytes of the body, and sets `error` when
+  // the body ends early or cannot be read.
+  void ReadBody(std::istream& in, const Poco::Net::HTTPResponse& head, HttpResponse& response);
+  // Returns Poco's message, or for a response cut short by the end of the
+  // stream, a message that names the early close.
+  std::string DescribeFailure(const Poco::Exception& error) const;
 
   std::string path_prefix_;
+  Milliseconds connect_timeout_;
+  Milliseconds request_timeout_;
+  // Declared before session_, so the session closes its socket before the
+  // transport lets go of the watchdog.
+  std::shared_ptr<RequestWatchdog> watchdog_;
   std::unique_ptr<Poco::Net::HTTPClientSession> session_;
   const Clock& clock_;
   int requests_on_connection_ = 0;
-  std::atomic<bool> aborted_{false};   // set by Abort() from the stopping thread
 };
 
 // The file that receives, one JSON line each, the requests the worker would

@@ -10,8 +10,8 @@ namespace connector {
 // `outcome` values of delivery_attempts, except kConflict, which the worker
 // turns into a contact search or a failure.
 enum class Verdict {
-  kDelivered,       // 2xx
-  kRetry,           // 408, 5xx, network error or timeout
+  kDelivered,       // 2xx with an empty body or a JSON object that is not an error.list
+  kRetry,           // 408, 5xx, network error, timeout, or a 2xx with any other body
   kRateLimited,     // 429
   kPaused,          // 401, 403, or an unauthorized / token_* error code
   kContactMissing,  // 404 not_found
@@ -28,7 +28,9 @@ struct Classification {
   std::string error_code;
   std::string error_message;
   // One line for the row's `reason` and the log, such as
-  // "HTTP 422 parameter_invalid: Name too long" or "timed out: ...".
+  // "HTTP 422 parameter_invalid: Name too long", "timed out: ..." or, when
+  // the body has no Intercom error, "HTTP 400 with body "..."" quoting its
+  // start with control characters escaped.
   std::string summary;
 };
 

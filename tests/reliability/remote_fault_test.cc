@@ -63,18 +63,28 @@ TEST_F(RemoteFault, ErrorBodiesEndInDocumentedState) {
     std::string reason;   // events.reason, exactly
   };
   const std::string html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+  const std::string long_html = "<html>\n<body>\n" + std::string(300, 'p') + "\n</body></html>";
+  FakeResponse redirect = Plain(302, "", "");
+  redirect.headers.emplace_back("Location", "https://login.example.net/portal?next=%2Fevents");
   const Case cases[] = {
       {FakeResponse::Error(502, "server_error", "Bad gateway"), "pending", "retry",
        "HTTP 502 server_error: Bad gateway"},
-      {Plain(502, html, "text/html"), "pending", "retry", "HTTP 502"},
+      {Plain(502, html, "text/html"), "pending", "retry", "HTTP 502 with body \"" + html + "\""},
       {FakeResponse::Error(503, "service_unavailable", "Try later"), "pending", "retry",
        "HTTP 503 service_unavailable: Try later"},
       {Plain(503, "", ""), "pending", "retry", "HTTP 503"},
-      {Plain(500, "{\"errors\": [", "application/json"), "pending", "retry", "HTTP 500"},
+      {Plain(500, "{\"errors\": [", "application/json"), "pending", "retry",
+       "HTTP 500 with body \"{\"errors\": [\""},
       {Plain(400, "", ""), "failed", "failed", "HTTP 400"},
-      {Plain(422, "Unprocessable", "text/plain"), "failed", "failed", "HTTP 422"},
+      {Plain(400, long_html, "text/html"), "failed", "failed",
+       "HTTP 400 with body \"<html>\\n<body>\\n" + std::string(186, 'p') + "\"... (329 bytes)"},
+      {Plain(422, "Unprocessable", "text/plain"), "failed", "failed",
+       "HTTP 422 with body \"Unprocessable\""},
       {Plain(422, R"({"type":"error.list"})", "application/json"), "failed", "failed",
-       "HTTP 422"},
+       R"(HTTP 422 with body "{"type":"error.list"}")"},
+      {redirect, "failed", "failed",
+       "HTTP 302 redirect to \"https://login.example.net/portal?next=%2Fevents\", which the "
+       "worker does not follow; check intercom.base_url"},
   };
   StartWorker();
   int index = 0;
@@ -95,6 +105,62 @@ TEST_F(RemoteFault, ErrorBodiesEndInDocumentedState) {
     EXPECT_TRUE(WaitForState(next, "delivered"));
     ++index;
   }
+}
+
+// Intercom accepts an event with 202 and an empty body. Another 2xx counts
+// as delivered only with an empty body or a JSON object that is not an
+// error.list. With an error or a page from a proxy it is retried.
+TEST_F(RemoteFault, SuccessBodiesEndInDocumentedState) {
+  struct Case {
+    FakeResponse response;
+    std::string state;
+    std::string reason;   // events.reason, empty when delivered
+  };
+  const std::string portal = "<html><title>Sign in to the Wi-Fi</title></html>";
+  const Case cases[] = {
+      {Plain(202, "", ""), "delivered", ""},
+      {Plain(200, "", ""), "delivered", ""},
+      {Plain(201, R"({"type":"event"})", "application/json"), "delivered", ""},
+      {Plain(204, "", ""), "delivered", ""},
+      {FakeResponse::Error(200, "parameter_invalid", "Name too long"), "pending",
+       "HTTP 200 but the body is an Intercom error, parameter_invalid: Name too long"},
+      {Plain(200, portal, "text/html"), "pending",
+       "HTTP 200 with an unexpected body \"" + portal + "\""},
+  };
+  StartWorker();
+  int index = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE("case " + std::to_string(index) + ": HTTP " + std::to_string(c.response.status) +
+                 " body " + c.response.body);
+    fake_.Enqueue(c.response);
+    int64_t id = InsertFor("success" + std::to_string(index) + "@example.com");
+    ASSERT_TRUE(WaitFor([&] { return Attempts(id).size() == 1 && Read(id).state != "leased"; }));
+    EXPECT_EQ(Read(id).state, c.state);
+    EXPECT_EQ(Read(id).reason.value_or(""), c.reason);
+    std::vector<testing::AttemptRow> attempts = Attempts(id);
+    EXPECT_EQ(attempts[0].outcome, c.state == "delivered" ? "delivered" : "retry");
+    EXPECT_EQ(attempts[0].http_status, c.response.status);
+    ++index;
+  }
+}
+
+TEST_F(RemoteFault, ErrorInSuccessFailsAfterRetries) {
+  fake_.SetHandler([](const testing::RecordedRequest&) {
+    return FakeResponse::Error(200, "parameter_invalid", "Name too long");
+  });
+  int64_t id = InsertFor("ann@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Read(id).attempts == 1; }));
+  clock_.Advance(1000);  // retry_schedule is 1 s, 2 s in the fixture
+  ASSERT_TRUE(WaitFor([&] { return Read(id).attempts == 2; }));
+  clock_.Advance(2000);
+  ASSERT_TRUE(WaitForState(id, "failed"));
+  EXPECT_EQ(Read(id).reason,
+            "retries used up after 3 attempts; last error: HTTP 200 but the body is an Intercom "
+            "error, parameter_invalid: Name too long");
+  std::vector<testing::AttemptRow> attempts = Attempts(id);
+  ASSERT_EQ(attempts.size(), 3u);
+  EXPECT_EQ(attempts[2].error_code, "parameter_invalid");
 }
 
 // The contact is created in Intercom after the event arrives: the first

@@ -16,8 +16,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <strings.h>
+#include <sys/socket.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <stdexcept>
 
@@ -25,6 +29,71 @@
 #include <thread>
 
 namespace connector::testing {
+
+bool RawConnection::Send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    if (stopping_) return false;
+    int sent = 0;
+    try {
+      if (socket_.secure()) {
+        sent = socket_.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
+      } else {
+        // MSG_NOSIGNAL: a client that has closed the connection must end the
+        // writer, not the test process with SIGPIPE.
+        sent = static_cast<int>(
+            ::send(socket_.impl()->sockfd(), bytes.data(), bytes.size(), MSG_NOSIGNAL));
+      }
+    } catch (const Poco::TimeoutException&) {
+      continue;
+    } catch (const Poco::Exception&) {
+      return false;
+    }
+    // The send timeout set in WriteRaw wakes a writer whose client stopped
+    // reading, so it can notice that the fake is stopping.
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    if (sent <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(sent));
+  }
+  return true;
+}
+
+bool RawConnection::Pause(std::chrono::milliseconds pause) {
+  auto until = std::chrono::steady_clock::now() + pause;
+  while (!stopping_ && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        until - std::chrono::steady_clock::now(), std::chrono::milliseconds(5)));
+  }
+  return !stopping_;
+}
+
+FakeResponse FakeResponse::Raw(std::string bytes) {
+  FakeResponse response;
+  response.raw = [bytes = std::move(bytes)](RawConnection& connection) { connection.Send(bytes); };
+  return response;
+}
+
+FakeResponse FakeResponse::Endless(std::string head, std::string filler) {
+  FakeResponse response;
+  response.raw = [head = std::move(head), filler = std::move(filler)](RawConnection& connection) {
+    if (!connection.Send(head)) return;
+    while (connection.Send(filler)) {
+    }
+  };
+  return response;
+}
+
+FakeResponse FakeResponse::Trickle(std::string head, std::string trickled,
+                                   std::chrono::milliseconds interval) {
+  FakeResponse response;
+  response.raw = [head = std::move(head), trickled = std::move(trickled),
+                  interval](RawConnection& connection) {
+    if (!connection.Send(head)) return;
+    for (size_t i = 0; connection.Pause(interval); i = (i + 1) % trickled.size()) {
+      if (!connection.Send(std::string_view(trickled).substr(i, 1))) return;
+    }
+  };
+  return response;
+}
 
 FakeResponse FakeResponse::Error(int status, const std::string& code, const std::string& message,
                                  const std::string& request_id) {
@@ -100,12 +169,17 @@ class FakeIntercom::RequestHandler : public Poco::Net::HTTPRequestHandler {
 
     FakeResponse answer = fake_.Answer(recorded);
     if (answer.delay.count() > 0) std::this_thread::sleep_for(answer.delay);
+    if (answer.raw) {
+      WriteRaw(request, answer);
+      return;
+    }
     if (answer.reset_connection) {
       // Linger 0 makes close() send a TCP RST instead of a clean FIN.
       Poco::Net::StreamSocket socket =
           static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket();
       socket.setLinger(true, 0);
       socket.close();
+      fake_.KeepUntilStop(socket);
       return;
     }
     response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status));
@@ -118,10 +192,31 @@ class FakeIntercom::RequestHandler : public Poco::Net::HTTPRequestHandler {
       Poco::Net::StreamSocket socket =
           static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket();
       socket.close();
+      fake_.KeepUntilStop(socket);
     }
   }
 
  private:
+  void WriteRaw(Poco::Net::HTTPServerRequest& request, const FakeResponse& answer) {
+    Poco::Net::StreamSocket socket =
+        static_cast<Poco::Net::HTTPServerRequestImpl&>(request).detachSocket();
+    // OpenSSL writes with write(2), which raises SIGPIPE once the client has
+    // gone. With SIGPIPE blocked on this thread, the write fails with EPIPE.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    socket.setSendTimeout(Poco::Timespan(0, 100'000));
+    RawConnection connection(socket, fake_.stopping_);
+    answer.raw(connection);
+    try {
+      socket.close();
+    } catch (const Poco::Exception&) {
+      // The client closed first.
+    }
+    fake_.KeepUntilStop(socket);
+  }
+
   FakeIntercom& fake_;
 };
 
@@ -211,7 +306,13 @@ FakeIntercom::FakeIntercom(Scheme scheme) : scheme_(scheme) {
 
 FakeIntercom::~FakeIntercom() { Stop(); }
 
+void FakeIntercom::KeepUntilStop(const Poco::Net::StreamSocket& socket) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  detached_sockets_.push_back(socket);
+}
+
 void FakeIntercom::Stop() {
+  stopping_ = true;
   if (server_) {
     server_->stop();
     bool abort = true;
@@ -230,6 +331,8 @@ void FakeIntercom::Stop() {
     if (abort) server_->stopAll(/*abortCurrent=*/true);
   }
   if (pool_) pool_->joinAll();
+  std::lock_guard<std::mutex> lock(mutex_);
+  detached_sockets_.clear();
 }
 
 std::string FakeIntercom::base_url() const {

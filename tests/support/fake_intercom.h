@@ -2,8 +2,10 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/ThreadPool.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -12,12 +14,31 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "tests/support/temp_dir.h"
 
 namespace connector::testing {
+
+// The connection of one request, handed to a FakeResponse::raw writer,
+// which writes the response bytes itself.
+class RawConnection {
+ public:
+  RawConnection(Poco::Net::StreamSocket& socket, const std::atomic<bool>& stopping)
+      : socket_(socket), stopping_(stopping) {}
+
+  // Sends `bytes`. Returns false once the client has closed the connection
+  // or the fake is stopping.
+  bool Send(std::string_view bytes);
+  // Waits `pause`. Returns false when the fake is stopping.
+  bool Pause(std::chrono::milliseconds pause);
+
+ private:
+  Poco::Net::StreamSocket& socket_;
+  const std::atomic<bool>& stopping_;
+};
 
 // One scripted response of the fake Intercom.
 struct FakeResponse {
@@ -29,6 +50,22 @@ struct FakeResponse {
   // Close the connection right after this response although it promised
   // keep-alive, as a server that drops idle connections does.
   bool close_after_response = false;
+  // When set, writes the whole response (status line included) in place of
+  // the fields above, after `delay`. The fake closes the connection when it
+  // returns. For responses no real server would send.
+  std::function<void(RawConnection&)> raw{};
+
+  // `bytes` sent as they are, then the connection closed: a cut-off or
+  // hand-made response.
+  static FakeResponse Raw(std::string bytes);
+  // `head` sent, then `filler` again and again until the client closes the
+  // connection: a body without end.
+  static FakeResponse Endless(std::string head, std::string filler);
+  // `head` sent, then the bytes of `trickled` one at a time with `interval`
+  // between them, from the start again after the last, until the client
+  // closes the connection.
+  static FakeResponse Trickle(std::string head, std::string trickled,
+                              std::chrono::milliseconds interval);
 
   // An Intercom error.list response: {"type": "error.list", "request_id": ...,
   // "errors": [{"code": code, "message": message}]}.
@@ -100,9 +137,17 @@ class FakeIntercom {
   class HandlerFactory;
 
   FakeResponse Answer(const RecordedRequest& request);
+  // Keeps a detached socket's object (not its connection, which is closed)
+  // until Stop() has joined the server's threads. Otherwise the acceptor
+  // thread may drop the last reference, and ThreadSanitizer cannot see the
+  // order that Poco's reference count (not built with it) gives the
+  // connection thread's last use and that delete.
+  void KeepUntilStop(const Poco::Net::StreamSocket& socket);
 
   mutable std::mutex mutex_;
   mutable std::condition_variable arrived_;
+  std::atomic<bool> stopping_{false};  // ends the raw writers when the fake stops
+  std::vector<Poco::Net::StreamSocket> detached_sockets_;
   std::vector<RecordedRequest> requests_;
   std::deque<std::pair<std::string, FakeResponse>> queue_;
   Handler handler_;

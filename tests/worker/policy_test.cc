@@ -159,6 +159,16 @@ TEST(ResponseClassifierTest, TableOfAnswers) {
   const Case cases[] = {
       {Answer(202), Verdict::kDelivered},
       {Answer(200), Verdict::kDelivered},
+      {Answer(201, "{}"), Verdict::kDelivered},
+      {Answer(202, " \r\n"), Verdict::kDelivered},
+      {Answer(204), Verdict::kDelivered},
+      {Answer(200, R"({"type":"event","id":"e1"})"), Verdict::kDelivered},
+      {Answer(200, ErrorBody("parameter_invalid", "bad")), Verdict::kRetry},
+      {Answer(200, R"({"errors":[{"code":"x"}]})"), Verdict::kRetry},
+      {Answer(202, "<html>Sign in to the Wi-Fi</html>"), Verdict::kRetry},
+      {Answer(202, "[]"), Verdict::kRetry},
+      {Answer(202, "{\"type\":"), Verdict::kRetry},
+      {Answer(302), Verdict::kFailed},
       {Answer(408), Verdict::kRetry},
       {Answer(500), Verdict::kRetry},
       {Answer(503, "<html>busy</html>"), Verdict::kRetry},
@@ -186,6 +196,62 @@ TEST(ResponseClassifierTest, KeepsIntercomErrorDetails) {
   EXPECT_EQ(result.error_code, "parameter_invalid");
   EXPECT_EQ(result.error_message, "Name too long");
   EXPECT_EQ(result.summary, "HTTP 422 parameter_invalid: Name too long");
+}
+
+TEST(ResponseClassifierTest, OversizedBodyIsNeverSuccess) {
+  HttpResponse accepted = Answer(202, "{}");
+  accepted.body_too_large = true;
+  Classification result = Classify(accepted);
+  EXPECT_EQ(result.verdict, Verdict::kRetry);
+  EXPECT_EQ(result.summary, "HTTP 202 with an unexpected body over 1048576 bytes, starting \"{}\"");
+
+  HttpResponse server_error = Answer(500, std::string(300, 'x'));
+  server_error.body_too_large = true;
+  result = Classify(server_error);
+  EXPECT_EQ(result.verdict, Verdict::kRetry);
+  EXPECT_EQ(result.summary,
+            "HTTP 500 with a body over 1048576 bytes, starting \"" + std::string(200, 'x') + "\"");
+}
+
+TEST(ResponseClassifierTest, SuccessSummaryNamesBody) {
+  EXPECT_EQ(Classify(Answer(202)).summary, "HTTP 202");
+  EXPECT_EQ(Classify(Answer(200, ErrorBody("parameter_invalid", "Name too long"))).summary,
+            "HTTP 200 but the body is an Intercom error, parameter_invalid: Name too long");
+  EXPECT_EQ(Classify(Answer(200, "<html>Sign in</html>")).summary,
+            "HTTP 200 with an unexpected body \"<html>Sign in</html>\"");
+  EXPECT_EQ(Classify(Answer(201, R"({"type":"error.list"})")).summary,
+            R"(HTTP 201 with an unexpected body "{"type":"error.list"}")");
+}
+
+TEST(ResponseClassifierTest, FailureSummaryQuotesBody) {
+  EXPECT_EQ(Classify(Answer(400)).summary, "HTTP 400");
+  EXPECT_EQ(Classify(Answer(400, "Bad Request")).summary, "HTTP 400 with body \"Bad Request\"");
+  EXPECT_EQ(Classify(Answer(422, "{}")).summary, "HTTP 422 with body \"{}\"");
+
+  // Control characters and bytes that are not UTF-8 are escaped, and UTF-8 stays.
+  EXPECT_EQ(Classify(Answer(400, "caf\xc3\xa9\r\n\tline\x01\x7f\xff\xc3 \\")).summary,
+            "HTTP 400 with body \"caf\xc3\xa9\\r\\n\\tline\\x01\\x7f\\xff\\xc3 \\\\\"");
+
+  // The first 200 bytes, then the size. A character cut at the end is escaped.
+  std::string long_page = std::string(199, 'a') + "\xc3\xa9" + std::string(100, 'b');
+  EXPECT_EQ(Classify(Answer(503, long_page)).summary,
+            "HTTP 503 with body \"" + std::string(199, 'a') + "\\xc3\"... (301 bytes)");
+
+  // Intercom's own code and message win over the body, escaped too.
+  EXPECT_EQ(Classify(Answer(422, ErrorBody("parameter_invalid", "two\\nlines"))).summary,
+            "HTTP 422 parameter_invalid: two\\nlines");
+}
+
+TEST(ResponseClassifierTest, RedirectSummaryNamesLocation) {
+  HttpResponse redirect = Answer(302, "<a href=\"https://example.com/login\">moved</a>");
+  redirect.headers.emplace_back("location", "https://example.com/login");
+  Classification result = Classify(redirect);
+  EXPECT_EQ(result.verdict, Verdict::kFailed);
+  EXPECT_EQ(result.summary,
+            "HTTP 302 redirect to \"https://example.com/login\", which the worker does not "
+            "follow; check intercom.base_url");
+  // Without a Location the body is quoted as for any other failure.
+  EXPECT_EQ(Classify(Answer(307, "moved")).summary, "HTTP 307 with body \"moved\"");
 }
 
 TEST(ContactDirectoryTest, ChoosesOnlyUserThenOnlyLead) {

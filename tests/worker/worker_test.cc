@@ -241,6 +241,62 @@ TEST_F(WorkerTest, RetriesConnectionResetAndTimeout) {
   ASSERT_TRUE(WaitForState(first, "delivered"));
 }
 
+TEST_F(WorkerTest, OversizedBodyIsRetried) {
+  config_.worker.concurrency = 1;
+  fake_.Enqueue(FakeResponse::Endless(
+      "HTTP/1.1 202 Accepted\r\nContent-Length: 2000000000\r\n\r\n", std::string(4096, 'x')));
+  int64_t first = InsertFor("ann@example.com");
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Read(first).attempts == 1; }));
+  EXPECT_EQ(Read(first).state, "pending");
+  EXPECT_EQ(Read(first).next_attempt_at_ms, kStart + 1000);
+  EXPECT_EQ(Read(first).reason, "HTTP 202 with an unexpected body over 1048576 bytes, starting \"" +
+                                    std::string(200, 'x') + "\"");
+  std::vector<testing::AttemptRow> attempts = Attempts(first);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].outcome, "retry");
+  EXPECT_EQ(attempts[0].http_status, 202);
+
+  // The next event goes out on a new connection, and so does the retry.
+  int64_t second = InsertFor("bob@example.com");
+  ASSERT_TRUE(WaitForState(second, "delivered"));
+  clock_.Advance(1000);
+  ASSERT_TRUE(WaitForState(first, "delivered"));
+  std::vector<testing::RecordedRequest> requests = fake_.Requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_NE(requests[0].client_address, requests[1].client_address);
+}
+
+// A response that never ends keeps its delivery thread busy for
+// request_timeout and no longer. The event is retried later, not reclaimed
+// and sent again while the first request still runs, and the other events
+// go out.
+TEST_F(WorkerTest, EndlessResponseEndsAtRequestTimeout) {
+  config_.worker.concurrency = 1;
+  config_.intercom.request_timeout = Milliseconds(300);
+  fake_.SetHandler([](const testing::RecordedRequest& request) {
+    if (request.body.find("ann@example.com") == std::string::npos) return FakeResponse{};
+    return FakeResponse::Trickle("HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                 "1\r\nx\r\n", std::chrono::milliseconds(20));
+  });
+  int64_t stuck = InsertFor("ann@example.com");
+  int64_t healthy = InsertFor("bob@example.com");
+  auto started = std::chrono::steady_clock::now();
+  StartWorker();
+  ASSERT_TRUE(WaitForState(healthy, "delivered"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+
+  EXPECT_EQ(Read(stuck).state, "pending");
+  EXPECT_EQ(Read(stuck).attempts, 1);
+  EXPECT_THAT(Read(stuck).reason.value_or(""),
+              HasSubstr("timed out: no complete response within intercom.request_timeout (300 ms)"));
+  std::vector<testing::AttemptRow> attempts = Attempts(stuck);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].outcome, "retry");
+  EXPECT_FALSE(attempts[0].http_status.has_value());
+  EXPECT_EQ(fake_.RequestCount(), 2u);
+}
+
 TEST_F(WorkerTest, RateLimitedDoesNotCountAttempt) {
   int64_t reset_s = kStart / 1000 + 5;
   FakeResponse limited = FakeResponse::Error(429, "rate_limit_exceeded", "Too many requests");
