@@ -5,11 +5,8 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 
-#include <algorithm>
-#include <chrono>
 #include <stdexcept>
 
-#include "common/database.h"
 #include "common/log.h"
 
 namespace connector {
@@ -26,11 +23,6 @@ constexpr int kKeepAliveTimeoutSeconds = 5;
 // started for a connection that another thread took first), the others see the
 // stop only when this wait ends. Poco's default of 10 s made Stop() take 10 s.
 constexpr int kThreadIdleMilliseconds = 100;
-
-// The backoff while the queue cannot be opened at start, the same as
-// intercom-worker's.
-constexpr Milliseconds kFirstStartRetryDelay{250};
-constexpr Milliseconds kMaxStartRetryDelay{5000};
 
 Poco::Net::ServerSocket Bind(const std::string& listen, int backlog) {
   try {
@@ -122,36 +114,10 @@ std::string IngestServer::CheckQueueWritable() {
 std::unique_ptr<IngestServer> CreateIngestServerWhenQueueWritable(const Config& config,
                                                                   const Clock& clock,
                                                                   const RetryWait& wait) {
-  Milliseconds delay = kFirstStartRetryDelay;
-  int64_t failed_attempts = 0;
-  auto waiting_since = std::chrono::steady_clock::now();
   std::unique_ptr<IngestServer> server;
-  while (true) {
-    try {
-      server = std::make_unique<IngestServer>(config, clock);
-      break;
-    } catch (const DatabaseError& error) {
-      if (!error.transient()) throw;
-      if (failed_attempts == 0) {
-        waiting_since = std::chrono::steady_clock::now();
-        log::Error("queue_unavailable",
-                   {{"error", error.what()},
-                    {"detail", "cannot open the queue; retrying with backoff up to every " +
-                                   FormatDuration(kMaxStartRetryDelay) +
-                                   " until it can be written"}});
-      }
-      ++failed_attempts;
-    }
-    if (!wait(delay)) return nullptr;
-    delay = std::min(delay * 2, kMaxStartRetryDelay);
-  }
-
-  if (failed_attempts > 0) {
-    auto waited = std::chrono::duration_cast<Milliseconds>(std::chrono::steady_clock::now() -
-                                                           waiting_since);
-    log::Info("queue_available", {{"failed_attempts", failed_attempts},
-                                  {"waited_ms", static_cast<int64_t>(waited.count())}});
-  }
+  bool opened = OpenWhenQueueWritable(
+      [&] { server = std::make_unique<IngestServer>(config, clock); }, wait);
+  if (!opened) return nullptr;
   return server;
 }
 

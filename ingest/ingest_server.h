@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/metrics.h"
+#include "common/queue_wait.h"
 #include "ingest/group_commit_writer.h"
 #include "ingest/ingest_metrics.h"
 #include "ingest/request_handlers.h"
@@ -65,16 +66,9 @@ class IngestServer {
   bool stopped_ = false;
 };
 
-// Waits for the backoff delay. Returns false to stop waiting, because a stop
-// signal arrived.
-using RetryWait = std::function<bool(Milliseconds delay)>;
-
-// Creates an IngestServer, not yet started. While opening the queue fails with
-// a transient DatabaseError (see DatabaseError::transient()), it calls `wait`
-// with a backoff from 250 ms doubling to 5 s and tries again, as
-// intercom-worker does. It logs msg=queue_unavailable with the error when it
-// starts waiting and msg=queue_available when the queue opens, and nothing per
-// retry. Returns nullptr when `wait` returns false. Throws a permanent
+// Creates an IngestServer, not yet started. While the queue cannot be written
+// yet, waits and retries as OpenWhenQueueWritable() (common/queue_wait.h)
+// describes. Returns nullptr when `wait` returns false. Throws a permanent
 // DatabaseError at once, and whatever else the constructor throws.
 std::unique_ptr<IngestServer> CreateIngestServerWhenQueueWritable(const Config& config,
                                                                   const Clock& clock,

@@ -1,8 +1,6 @@
 // intercom-ingest: accepts PostHog capture requests and commits their events
 // to the SQLite queue before it responds. See ingest/ingest_server.h.
 
-#include <signal.h>
-
 #include <exception>
 #include <iostream>
 #include <memory>
@@ -12,6 +10,7 @@
 #include "common/database.h"
 #include "common/log.h"
 #include "common/ops_server.h"
+#include "common/stop_signals.h"
 #include "ingest/ingest_server.h"
 
 namespace {
@@ -46,20 +45,6 @@ connector::OpsResponse HealthResponse(connector::IngestServer& server) {
   return response;
 }
 
-// Waits up to `delay` for SIGTERM or SIGINT, which the caller has blocked.
-// Returns false and stores the signal in `signal_number` when one arrives.
-bool WaitForDelayOrStopSignal(const sigset_t& stop_signals, connector::Milliseconds delay,
-                              int& signal_number) {
-  timespec timeout{};
-  timeout.tv_sec = static_cast<time_t>(delay.count() / 1000);
-  timeout.tv_nsec = static_cast<long>(delay.count() % 1000) * 1'000'000;
-  int received = sigtimedwait(&stop_signals, nullptr, &timeout);
-  // -1 with EAGAIN when the delay passed, or with EINTR after another signal.
-  if (received <= 0) return true;
-  signal_number = received;
-  return false;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,14 +71,8 @@ int main(int argc, char** argv) {
   }
   log::Setup(flags.log_level);
 
-  // Block the stop signals before any thread starts, so every thread inherits
-  // the mask and only sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts, so every thread inherits the blocked mask.
+  StopSignals stop_signals;
 
   SystemClock clock;
   try {
@@ -101,20 +80,17 @@ int main(int argc, char** argv) {
 
     // A queue that cannot be written yet (a full disk, a lock held past
     // busy_timeout) is waited for, and a stop signal ends the wait.
-    int received = 0;
     std::unique_ptr<IngestServer> server = CreateIngestServerWhenQueueWritable(
-        config, clock, [&](Milliseconds delay) {
-          return WaitForDelayOrStopSignal(stop_signals, delay, received);
-        });
+        config, clock, [&](Milliseconds delay) { return stop_signals.WaitFor(delay); });
     std::unique_ptr<OpsServer> ops;
     if (server) {
       server->Start();
       ops = StartOpsServer(config.ingest.metrics_listen, "[ingest] metrics_listen",
                            server->metrics(),
                            {{"/healthz", [&server] { return HealthResponse(*server); }}});
-      sigwait(&stop_signals, &received);
+      stop_signals.Wait();
     }
-    log::Info("stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    log::Info("stopping", {{"signal", stop_signals.received_name()}});
     if (ops) ops->Stop();
     if (server) server->Stop();
   } catch (const ConfigError& error) {

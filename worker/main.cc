@@ -1,6 +1,5 @@
 // intercom-worker: delivers queued PostHog events to Intercom's POST /events.
 
-#include <csignal>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -9,6 +8,7 @@
 #include "common/database.h"
 #include "common/log.h"
 #include "common/ops_server.h"
+#include "common/stop_signals.h"
 #include "worker/worker.h"
 
 namespace {
@@ -70,20 +70,6 @@ std::vector<connector::OpsRoute> OpsRoutes(connector::Worker& worker) {
   return routes;
 }
 
-// Waits up to `delay` for SIGTERM or SIGINT, which the caller has blocked.
-// Returns false and stores the signal in `signal_number` when one arrives.
-bool WaitForDelayOrStopSignal(const sigset_t& stop_signals, connector::Milliseconds delay,
-                              int& signal_number) {
-  timespec timeout{};
-  timeout.tv_sec = static_cast<time_t>(delay.count() / 1000);
-  timeout.tv_nsec = static_cast<long>(delay.count() % 1000) * 1'000'000;
-  int received = sigtimedwait(&stop_signals, nullptr, &timeout);
-  // -1 with EAGAIN when the delay passed, or with EINTR after another signal.
-  if (received <= 0) return true;
-  signal_number = received;
-  return false;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -106,16 +92,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // Block the stop signals before any thread starts, so every thread inherits
-  // the mask and only sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  // A client that closes its connection early (a scraper timing out, a
-  // browser leaving the status page) must not kill the worker with SIGPIPE.
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts, so every thread inherits the blocked mask.
+  connector::StopSignals stop_signals;
 
   connector::log::Setup(flags.log_level);
   try {
@@ -126,17 +104,15 @@ int main(int argc, char** argv) {
 
     // A queue that cannot be written yet (a full disk, a lock held past
     // busy_timeout) is waited for, and a stop signal ends the wait.
-    int signal_number = 0;
-    bool started = worker.StartWhenQueueWritable([&](connector::Milliseconds delay) {
-      return WaitForDelayOrStopSignal(stop_signals, delay, signal_number);
-    });
+    bool started = worker.StartWhenQueueWritable(
+        [&](connector::Milliseconds delay) { return stop_signals.WaitFor(delay); });
     std::unique_ptr<connector::OpsServer> ops;
     if (started) {
       ops = connector::StartOpsServer(config.worker.metrics_listen, "[worker] metrics_listen",
                                       worker.metrics(), OpsRoutes(worker));
-      sigwait(&stop_signals, &signal_number);
+      stop_signals.Wait();
     }
-    connector::log::Info("signal", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    connector::log::Info("signal", {{"signal", stop_signals.received_name()}});
     if (ops) ops->Stop();
     worker.Stop();
   } catch (const connector::ConfigError& error) {

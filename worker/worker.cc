@@ -16,12 +16,6 @@ namespace {
 // test's clock and a stop request are both noticed quickly.
 constexpr int64_t kMaxSleepStepMs = 20;
 
-// Backoff between attempts to open a queue that cannot be written at start.
-// Each attempt costs a few file operations, and the cap bounds how long the
-// worker takes to notice that space has returned.
-constexpr Milliseconds kFirstStartRetryDelay{250};
-constexpr Milliseconds kMaxStartRetryDelay{5000};
-
 }  // namespace
 
 std::string MakeWorkerId() {
@@ -94,34 +88,7 @@ bool Worker::StartWhenQueueWritable(const RetryWait& wait) {
   // A bad ca_file or dry-run file stops the worker before any wait.
   if (!factory_) factory_ = DefaultFactory();
 
-  Milliseconds delay = kFirstStartRetryDelay;
-  int64_t failed_attempts = 0;
-  auto waiting_since = std::chrono::steady_clock::now();
-  while (true) {
-    try {
-      OpenConnections();
-      break;
-    } catch (const DatabaseError& error) {
-      if (!error.transient()) throw;
-      if (failed_attempts == 0) {
-        waiting_since = std::chrono::steady_clock::now();
-        log::Error("queue_unavailable",
-                   {{"error", error.what()},
-                    {"detail", "cannot open the queue; retrying with backoff up to every " +
-                                   FormatDuration(kMaxStartRetryDelay) +
-                                   " until it can be written"}});
-      }
-      ++failed_attempts;
-    }
-    if (!wait(delay)) return false;
-    delay = std::min(delay * 2, kMaxStartRetryDelay);
-  }
-  if (failed_attempts > 0) {
-    auto waited = std::chrono::duration_cast<Milliseconds>(std::chrono::steady_clock::now() -
-                                                           waiting_since);
-    log::Info("queue_available", {{"failed_attempts", failed_attempts},
-                                  {"waited_ms", static_cast<int64_t>(waited.count())}});
-  }
+  if (!OpenWhenQueueWritable([this] { OpenConnections(); }, wait)) return false;
   Start();
   return true;
 }

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/metrics.h"
+#include "common/queue_wait.h"
 #include "worker/delivery_recorder.h"
 #include "worker/event_delivery.h"
 #include "worker/event_queue.h"
@@ -49,17 +50,11 @@ class Worker {
   // again.
   void Start();
 
-  // Waits for the backoff delay. Returns false to stop waiting, because a stop
-  // signal arrived.
-  using RetryWait = std::function<bool(Milliseconds delay)>;
-
-  // Opens the queue, calls Start() and returns true. While opening fails with
-  // a transient DatabaseError (see DatabaseError::transient()), it calls
-  // `wait` with a backoff from 250 ms doubling to 5 s and tries again. It
-  // logs msg=queue_unavailable with the error when it starts waiting and
-  // msg=queue_available when the queue opens, and nothing per retry. Returns
-  // false, without starting, when `wait` returns false. Throws what Start()
-  // throws, and a permanent DatabaseError at once.
+  // Opens the queue, calls Start() and returns true. While the queue cannot
+  // be written yet, waits and retries as OpenWhenQueueWritable()
+  // (common/queue_wait.h) describes. Returns false, without starting, when
+  // `wait` returns false. Throws what Start() throws, and a permanent
+  // DatabaseError at once.
   bool StartWhenQueueWritable(const RetryWait& wait);
 
   // Stops claiming, lets in-flight requests finish (cutting them off after

@@ -103,7 +103,7 @@ TEST_F(WorkerStartTest, WaitsWhileQueueFullThenDelivers) {
   std::mutex mutex;
   std::condition_variable stop_requested;
   bool stopping = false;
-  Worker::RetryWait wait = [&](Milliseconds delay) {
+  RetryWait wait = [&](Milliseconds delay) {
     std::unique_lock<std::mutex> lock(mutex);
     return !stop_requested.wait_for(lock, delay, [&] { return stopping; });
   };
