@@ -44,9 +44,6 @@ class JsonNumberOutOfRange : public std::runtime_error {
 // 1e400. Throws Poco::Exception (JSONException or SyntaxException) when the
 // text is not valid JSON or nests deeper than `max_depth`. Thread-safe: each
 // call uses its own parser.
-//
-// NOTE: the worker's dry-run file still parses request bodies with Poco's
-// ParseHandler, so it can still show the numbers listed above changed.
 Poco::Dynamic::Var ParseJsonExactNumbers(const std::string& text, size_t max_depth);
 
 }  // namespace connector

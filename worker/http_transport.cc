@@ -1,7 +1,7 @@
 #include "worker/http_transport.h"
 
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
+#include <Poco/Exception.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/NetException.h>
@@ -14,7 +14,14 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/json_parser.h"
+
 namespace connector {
+namespace {
+
+constexpr size_t kDryRunBodyDepth = 64;
+
+}  // namespace
 
 std::string HttpResponse::Header(const std::string& name) const {
   for (const auto& [key, value] : headers) {
@@ -209,10 +216,14 @@ HttpResponse DryRunTransport::Send(const HttpRequest& request) {
     if (::strcasecmp(name.c_str(), "Authorization") != 0) headers->set(name, value);
   }
   line.set("headers", headers);
+  // The body is nested as JSON, with the exact numbers the request carries.
+  // The worker builds the body from a payload ingest checked, so it is never
+  // deeper than kDryRunBodyDepth.
   try {
-    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(/*preserveObjectOrder=*/true));
-    line.set("body", parser.parse(request.body));
+    line.set("body", ParseJsonExactNumbers(request.body, kDryRunBodyDepth));
   } catch (const Poco::Exception&) {
+    line.set("body", request.body);
+  } catch (const JsonNumberOutOfRange&) {
     line.set("body", request.body);
   }
   std::ostringstream text;

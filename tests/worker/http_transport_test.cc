@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 #include <future>
 #include <thread>
 
 #include "tests/support/fake_intercom.h"
+#include "tests/support/temp_dir.h"
 
 namespace connector {
 namespace {
@@ -235,6 +237,23 @@ TEST_F(HttpTransportTest, CompleteResponsesBeforeCloseAreKept) {
     EXPECT_EQ(response.status, 202) << response.error;
     EXPECT_EQ(response.body, "{}");
   }
+}
+
+TEST(DryRunTransportTest, FileKeepsLargeIntegersExact) {
+  testing::TempDir dir;
+  DryRunFile file(dir.File("dry-run.jsonl"));
+  DryRunTransport transport("https://api.intercom.io", file);
+  HttpRequest request;
+  request.method = "POST";
+  request.path = "/events";
+  request.body = R"({"metadata":{"low":-9223372036854775807,"high":18446744073709551615}})";
+  EXPECT_EQ(transport.Send(request).status, 202);
+
+  std::ifstream in(dir.File("dry-run.jsonl"));
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_THAT(line, HasSubstr(R"("body":{"metadata":{"low":-9223372036854775807,)"
+                              R"("high":18446744073709551615}})"));
 }
 
 }  // namespace
