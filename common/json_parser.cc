@@ -253,7 +253,13 @@ class NumberTextHandler : public Poco::JSON::ParseHandler {
   std::string Path() const {
     std::string path = "$";
     for (const Frame& frame : frames_) {
-      path += frame.is_array ? "[" + std::to_string(frame.index) + "]" : PathSegment(frame.key);
+      if (frame.is_array) {
+        path += '[';
+        path += std::to_string(frame.index);
+        path += ']';
+      } else {
+        path += PathSegment(frame.key);
+      }
     }
     return path;
   }

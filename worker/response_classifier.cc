@@ -76,7 +76,10 @@ std::string EscapePrefix(const std::string& text, size_t end) {
 
 // Quotes the first kExcerptBytes bytes of a body or header, escaped.
 std::string Opening(const std::string& text) {
-  return "\"" + EscapePrefix(text, std::min(text.size(), kExcerptBytes)) + "\"";
+  std::string quoted = "\"";
+  quoted += EscapePrefix(text, std::min(text.size(), kExcerptBytes));
+  quoted += '"';
+  return quoted;
 }
 
 // Quotes the start of a body or header, with its size when it is longer.
