@@ -269,8 +269,8 @@ TEST_F(IngestServerTest, RejectedBodyKeepsNextRequest) {
   };
   int expected = 0;
   for (const Case& c : cases) {
-    // Both requests in one write, as a pipelining client sends them; the
-    // second asks the server to close afterwards, which ends the read.
+    // Both requests go in one write, as a pipelining client sends them. The
+    // second carries Connection: close, so the server's close ends the read.
     std::string requests =
         RawPost(c.method, c.uri, Event("rejected", c.uri)) +
         RawPost("POST", "/e/", Event("after_rejection", c.uri), "Connection: close\r\n");

@@ -124,7 +124,7 @@ class FakeIntercom {
   // Requests whose path equals `path`.
   std::vector<RecordedRequest> RequestsTo(const std::string& path) const;
   size_t RequestCount() const;
-  // Connections the server holds open now, idle keep-alive ones included.
+  // Returns the number of open connections, idle keep-alive ones included.
   int OpenConnections() const;
   // Waits until at least `count` requests arrived; false on timeout.
   bool WaitForRequests(size_t count, std::chrono::milliseconds timeout) const;

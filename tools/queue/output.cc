@@ -61,7 +61,7 @@ bool IsUnsafeOnTerminal(int32_t code_point) {
 }
 
 std::string HexEscape(const char* format, unsigned value) {
-  char text[16];  // room for any unsigned value, so GCC sees no truncation
+  char text[16];  // fits any unsigned value, so GCC reports no truncation
   std::snprintf(text, sizeof text, format, value);
   return text;
 }
