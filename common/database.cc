@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -184,6 +186,26 @@ void Migrate(SQLite::Database& db, const std::string& path, bool allow_empty) {
   }
 }
 
+// Sets journal_mode = WAL, retrying SQLITE_BUSY every 10 ms until
+// `busy_timeout` has passed. When two connections switch a new file to WAL at
+// the same moment, SQLite can return SQLITE_BUSY without calling the busy
+// handler: DatabaseTest.ConcurrentFirstOpenMigratesOnce reproduces it.
+void EnableWal(SQLite::Database& db, std::chrono::milliseconds busy_timeout) {
+  auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  for (;;) {
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      return;
+    } catch (const SQLite::Exception& error) {
+      if ((error.getExtendedErrorCode() & 0xff) != SQLITE_BUSY ||
+          std::chrono::steady_clock::now() >= deadline) {
+        throw;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 // Opens `config.path` read-write (kCreate, kExisting) and migrates it.
 std::unique_ptr<SQLite::Database> OpenReadWrite(const QueueConfig& config, QueueOpenMode mode) {
   bool create = mode == QueueOpenMode::kCreate;
@@ -203,9 +225,7 @@ std::unique_ptr<SQLite::Database> OpenReadWrite(const QueueConfig& config, Queue
   CheckIsQueue(state, config.path, create);
 
   try {
-    // journal_mode=WAL needs a moment of exclusive access the first time; the
-    // busy timeout covers a second process doing the same.
-    db->exec("PRAGMA journal_mode = WAL");
+    EnableWal(*db, config.busy_timeout);
     db->exec(config.synchronous == Synchronous::kFull ? "PRAGMA synchronous = FULL"
                                                       : "PRAGMA synchronous = NORMAL");
     db->exec("PRAGMA foreign_keys = ON");
