@@ -545,6 +545,20 @@ Config ParseConfig(const std::string& toml_text, const std::string& source) {
     read(reader, config);
     reader.Finish();
   }
+
+  // A request starts only while min(connect_timeout + request_timeout,
+  // lease / 2) of its lease is left, and request_timeout bounds the whole
+  // request. With lease >= 2 x request_timeout every request ends before its
+  // lease does, so no other worker can claim and resend an event in flight.
+  Milliseconds request_timeout = config.intercom.request_timeout;
+  if (config.worker.lease < 2 * request_timeout) {
+    SectionReader worker(source, "worker", root["worker"].as_table());
+    worker.FailValue("lease", FormatDuration(config.worker.lease),
+                     "at least twice [intercom] request_timeout (" +
+                         FormatDuration(request_timeout) + "), so that a request ends before "
+                         "its lease: set lease to " + FormatDuration(2 * request_timeout) +
+                         " or more, or lower request_timeout");
+  }
   return config;
 }
 

@@ -181,7 +181,7 @@ Completion EventDelivery::Handle(const ClaimedEvent& event, const WaitUntil& wai
       case Verdict::kContactMissing:
         return ContactMissing(event, email, std::move(attempts));
       case Verdict::kPaused:
-        return Paused(event, result, std::move(attempts));
+        return Paused(event, response->status, result, std::move(attempts));
       case Verdict::kRateLimited: {
         std::optional<int64_t> reset_s = HeaderInteger(*response, "X-RateLimit-Reset");
         int64_t until = reset_s && *reset_s * 1000 > clock.NowMs()
@@ -320,11 +320,16 @@ Completion EventDelivery::ContactMissing(const ClaimedEvent& event, const std::s
   return completion;
 }
 
-Completion EventDelivery::Paused(const ClaimedEvent& event, const Classification& result,
+Completion EventDelivery::Paused(const ClaimedEvent& event, int status,
+                                 const Classification& result,
                                  std::vector<AttemptRecord> attempts) {
-  std::string cause = "Intercom rejected the access token (" + result.summary +
-                      "); check intercom.api_key and that intercom.region matches the "
-                      "workspace's region (us, eu or au)";
+  std::string cause =
+      status >= 300 && status < 400
+          ? "Intercom's address answered with a redirect (" + result.summary +
+                "); check intercom.base_url, or the proxy between the worker and Intercom"
+          : "Intercom rejected the access token (" + result.summary +
+                "); check intercom.api_key and that intercom.region matches the "
+                "workspace's region (us, eu or au)";
   bool newly_closed = policy_.gate.Close(cause);
   if (newly_closed) {
     if (policy_.metrics) policy_.metrics->pauses.Increment();

@@ -67,7 +67,9 @@ class EventDelivery {
                    std::vector<AttemptRecord> attempts);
   Completion ContactMissing(const ClaimedEvent& event, const std::string& email,
                             std::vector<AttemptRecord> attempts);
-  Completion Paused(const ClaimedEvent& event, const Classification& result,
+  // Closes the delivery gate for a response with HTTP `status` that no
+  // event can get past (a redirect or a rejected token); the event waits.
+  Completion Paused(const ClaimedEvent& event, int status, const Classification& result,
                     std::vector<AttemptRecord> attempts);
 
   DeliveryPolicy& policy_;

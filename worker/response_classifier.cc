@@ -218,7 +218,12 @@ Classification Classify(const HttpResponse& response) {
   }
 
   out.summary = FailureSummary(response, out);
-  if (status == 401 || status == 403 || IsAuthCode(out.error_code)) {
+  if (status >= 300 && status < 400) {
+    // Intercom's API description lists no redirect for POST /events, so one
+    // comes from a wrong base_url or a proxy and would fail every event
+    // alike. Delivery pauses instead, and a probe shows when it works again.
+    out.verdict = Verdict::kPaused;
+  } else if (status == 401 || status == 403 || IsAuthCode(out.error_code)) {
     out.verdict = Verdict::kPaused;
   } else if (status == 429) {
     out.verdict = Verdict::kRateLimited;

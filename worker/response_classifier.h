@@ -13,7 +13,7 @@ enum class Verdict {
   kDelivered,       // 2xx with an empty body or a JSON object that is not an error.list
   kRetry,           // 408, 5xx, network error, timeout, or a 2xx with any other body
   kRateLimited,     // 429
-  kPaused,          // 401, 403, or an unauthorized / token_* error code
+  kPaused,          // 3xx, 401, 403, or an unauthorized / token_* error code
   kContactMissing,  // 404 not_found
   kConflict,        // 409: several contacts share the email
   kFailed,          // any other response

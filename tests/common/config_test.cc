@@ -357,6 +357,24 @@ TEST(ConfigTest, FloatShownAsWritten) {
   EXPECT_THAT(ErrorFor("[worker]\njitter = -inf\n"), HasSubstr("invalid value -inf (a float)"));
 }
 
+// A request can last request_timeout and starts only while half the lease is
+// left, so a shorter lease lets another worker claim an event in flight.
+TEST(ConfigTest, LeaseUnderTwiceRequestTimeoutRejected) {
+  std::string error =
+      ErrorFor("[intercom]\nrequest_timeout = \"10s\"\n[worker]\nlease = \"15s\"\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:4: key worker.lease: invalid value \"15s\""));
+  EXPECT_THAT(error, HasSubstr("at least twice [intercom] request_timeout (10s)"));
+  EXPECT_THAT(error, HasSubstr("set lease to 20s or more, or lower request_timeout"));
+
+  // The default lease (60s) is checked too when only request_timeout is set.
+  EXPECT_THAT(ErrorFor("[intercom]\nrequest_timeout = \"31s\"\n"),
+              HasSubstr("key worker.lease: invalid value \"1m\""));
+
+  Config exact = ParseConfig("[intercom]\nrequest_timeout = \"10s\"\n[worker]\nlease = \"20s\"\n",
+                             "test.toml");
+  EXPECT_EQ(exact.worker.lease, Milliseconds(20000));
+}
+
 TEST(ConfigTest, EmptyTriggeringEventsRejected) {
   // Blank items are dropped, so each of these lists names no event.
   for (const char* value : {"[]", "\"\"", "\" , \"", "[\" \"]"}) {

@@ -150,6 +150,7 @@ TEST_F(WorkerCrash, SigkillMidDeliveryRedeliversSameCreatedAt) {
   constexpr int kTriggering = 600;
   constexpr int kOther = 100;
   config_.worker.lease = Milliseconds(1000);
+  config_.intercom.request_timeout = Milliseconds(500);
   config_.worker.concurrency = 4;
   config_.worker.claim_batch = 8;
   // Each request takes a little while, so kills land while some are in flight.

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 
 #include "tests/worker/fakes.h"
 #include "tests/worker/worker_fixture.h"
@@ -64,8 +65,6 @@ TEST_F(RemoteFault, ErrorBodiesEndInDocumentedState) {
   };
   const std::string html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
   const std::string long_html = "<html>\n<body>\n" + std::string(300, 'p') + "\n</body></html>";
-  FakeResponse redirect = Plain(302, "", "");
-  redirect.headers.emplace_back("Location", "https://login.example.net/portal?next=%2Fevents");
   const Case cases[] = {
       {FakeResponse::Error(502, "server_error", "Bad gateway"), "pending", "retry",
        "HTTP 502 server_error: Bad gateway"},
@@ -82,9 +81,6 @@ TEST_F(RemoteFault, ErrorBodiesEndInDocumentedState) {
        "HTTP 422 with body \"Unprocessable\""},
       {Plain(422, R"({"type":"error.list"})", "application/json"), "failed", "failed",
        R"(HTTP 422 with body "{"type":"error.list"}")"},
-      {redirect, "failed", "failed",
-       "HTTP 302 redirect to \"https://login.example.net/portal?next=%2Fevents\", which the "
-       "worker does not follow; check intercom.base_url"},
   };
   StartWorker();
   int index = 0;
@@ -105,6 +101,41 @@ TEST_F(RemoteFault, ErrorBodiesEndInDocumentedState) {
     EXPECT_TRUE(WaitForState(next, "delivered"));
     ++index;
   }
+}
+
+// A redirect means base_url or a proxy is wrong for every event: delivery
+// pauses with no attempt counted, and the probe after pause_probe_interval
+// resumes it once the fake returns 202.
+TEST_F(RemoteFault, RedirectPausesUntilAddressWorks) {
+  // Shared, because the fake may still respond after the test body returns.
+  auto redirecting = std::make_shared<std::atomic<bool>>(true);
+  fake_.SetHandler([redirecting](const testing::RecordedRequest&) {
+    if (!*redirecting) return Plain(202, "", "");
+    FakeResponse redirect = Plain(302, "", "");
+    redirect.headers.emplace_back("Location", "https://login.example.net/portal?next=%2Fevents");
+    return redirect;
+  });
+  int64_t first = InsertFor("first@example.com");
+  int64_t second = InsertFor("second@example.com");
+  StartWorker();
+
+  ASSERT_TRUE(WaitFor([&] { return Attempts(first).size() + Attempts(second).size() >= 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    return Count("SELECT COUNT(*) FROM events WHERE state = 'pending' AND lease_owner IS NULL") == 2;
+  }));
+  int64_t redirected = Attempts(first).empty() ? second : first;
+  EXPECT_EQ(Read(redirected).attempts, 0);
+  EXPECT_EQ(Read(redirected).reason.value_or(""),
+            "HTTP 302 redirect to \"https://login.example.net/portal?next=%2Fevents\", which the "
+            "worker does not follow; check intercom.base_url");
+  EXPECT_EQ(Attempts(redirected)[0].outcome, "paused");
+  EXPECT_EQ(Attempts(redirected)[0].http_status, 302);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE state = 'failed'"), 0);
+
+  *redirecting = false;
+  clock_.Advance(config_.worker.pause_probe_interval.count());
+  EXPECT_TRUE(WaitForState(first, "delivered"));
+  EXPECT_TRUE(WaitForState(second, "delivered"));
 }
 
 // Intercom accepts an event with 202 and an empty body. Another 2xx counts

@@ -168,7 +168,9 @@ TEST(ResponseClassifierTest, TableOfAnswers) {
       {Answer(202, "<html>Sign in to the Wi-Fi</html>"), Verdict::kRetry},
       {Answer(202, "[]"), Verdict::kRetry},
       {Answer(202, "{\"type\":"), Verdict::kRetry},
-      {Answer(302), Verdict::kFailed},
+      {Answer(301), Verdict::kPaused},
+      {Answer(302), Verdict::kPaused},
+      {Answer(308), Verdict::kPaused},
       {Answer(408), Verdict::kRetry},
       {Answer(500), Verdict::kRetry},
       {Answer(503, "<html>busy</html>"), Verdict::kRetry},
@@ -246,7 +248,7 @@ TEST(ResponseClassifierTest, RedirectSummaryNamesLocation) {
   HttpResponse redirect = Answer(302, "<a href=\"https://example.com/login\">moved</a>");
   redirect.headers.emplace_back("location", "https://example.com/login");
   Classification result = Classify(redirect);
-  EXPECT_EQ(result.verdict, Verdict::kFailed);
+  EXPECT_EQ(result.verdict, Verdict::kPaused);
   EXPECT_EQ(result.summary,
             "HTTP 302 redirect to \"https://example.com/login\", which the worker does not "
             "follow; check intercom.base_url");

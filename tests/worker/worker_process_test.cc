@@ -115,6 +115,7 @@ TEST_F(WorkerProcessTest, PrintsHelpAndVersion) {
 
 TEST_F(WorkerProcessTest, KilledWorkerLeaseExpires) {
   config_.worker.lease = Milliseconds(1000);
+  config_.intercom.request_timeout = Milliseconds(500);
   config_.worker.concurrency = 1;
   FakeResponse hang;
   hang.delay = Milliseconds(3000);
