@@ -118,33 +118,64 @@ void CreatePrivateFile(const std::string& path) {
   ::close(fd);
 }
 
-// The schema version and contents of a file, read in one statement so both
-// come from the same snapshot, even while another process applies the first
-// migration.
+// PRAGMA application_id of a queue, set by schema/003_application_id.sql.
+constexpr int kQueueApplicationId = 0x49436F6E;  // "ICon"
+
+// The first schema version that sets kQueueApplicationId.
+constexpr int kApplicationIdVersion = 3;
+
+// The schema version, header and contents of a file, read in one statement so
+// all come from the same snapshot, even while another process applies the
+// first migration.
 struct SchemaState {
   int version = 0;          // PRAGMA user_version
+  int application_id = 0;   // PRAGMA application_id
   bool has_objects = false; // any table, index, view or trigger
+  bool has_events = false;  // the queue's `events` table
 };
 
 SchemaState ReadSchemaState(SQLite::Database& db) {
   SQLite::Statement query(db,
                           "SELECT (SELECT user_version FROM pragma_user_version), "
-                          "EXISTS (SELECT 1 FROM sqlite_master)");
+                          "(SELECT application_id FROM pragma_application_id), "
+                          "EXISTS (SELECT 1 FROM sqlite_master), "
+                          "EXISTS (SELECT 1 FROM sqlite_master "
+                          "        WHERE type = 'table' AND name = 'events')");
   query.executeStep();
-  return {query.getColumn(0).getInt(), query.getColumn(1).getInt() != 0};
+  return {query.getColumn(0).getInt(), query.getColumn(1).getInt(),
+          query.getColumn(2).getInt() != 0, query.getColumn(3).getInt() != 0};
+}
+
+// Returns why a file is another application's database, or "" when it can be
+// a queue. A queue's application_id is 0 before schema version
+// kApplicationIdVersion and kQueueApplicationId from then on, and every
+// migration sets user_version in the transaction that creates its tables.
+std::string ForeignFileReason(const SchemaState& state) {
+  if (state.application_id != 0 && state.application_id != kQueueApplicationId) {
+    return "its PRAGMA application_id is " + std::to_string(state.application_id) +
+           ", not the queue's " + std::to_string(kQueueApplicationId);
+  }
+  if (state.version == 0 && state.has_objects) {
+    return "it has tables but no schema version (PRAGMA user_version is 0)";
+  }
+  if (state.version > 0 && !state.has_events) {
+    return "it has schema version " + std::to_string(state.version) + " but no events table";
+  }
+  if (state.version >= kApplicationIdVersion && state.application_id == 0) {
+    return "it has schema version " + std::to_string(state.version) +
+           " but no PRAGMA application_id";
+  }
+  return "";
 }
 
 // Throws a permanent DatabaseError when the file at `path` must not be used
-// as a queue. Every migration sets user_version in the transaction that
-// creates its tables, so tables with user_version 0 belong to another
-// application. An empty file is a queue still to be created, which only
+// as a queue. An empty file is a queue still to be created, which only
 // `allow_empty` accepts.
 void CheckIsQueue(const SchemaState& state, const std::string& path, bool allow_empty) {
-  if (state.version == 0 && state.has_objects) {
-    throw DatabaseError("queue database " + path +
-                        " is not an Intercom Connector queue: it has tables but no schema "
-                        "version (PRAGMA user_version is 0), so it was left unchanged; check "
-                        "[queue] path");
+  std::string foreign = ForeignFileReason(state);
+  if (!foreign.empty()) {
+    throw DatabaseError("queue database " + path + " is not an Intercom Connector queue: " +
+                        foreign + ", so it was left unchanged; check [queue] path");
   }
   if (state.version == 0 && !allow_empty) {
     throw DatabaseError("queue database " + path +

@@ -230,6 +230,61 @@ TEST(DatabaseTest, ForeignDatabaseRejectedUnchanged) {
   EXPECT_EQ(DescribeFile(path), "foo version=0 journal=delete");
 }
 
+// Another application's database is rejected and left unchanged even when
+// that application sets user_version or application_id itself.
+TEST(DatabaseTest, ForeignHeaderOrTablesRejectedUnchanged) {
+  struct Case {
+    std::string setup;     // SQL run on a new file
+    std::string reason;    // part of the error
+    std::string describe;  // DescribeFile afterwards
+  };
+  const Case cases[] = {
+      {"CREATE TABLE foo (x); PRAGMA user_version = 1",
+       "it has schema version 1 but no events table", "foo version=1 journal=delete"},
+      {"PRAGMA application_id = 42", "its PRAGMA application_id is 42, not the queue's 1229156206",
+       " version=0 journal=delete"},
+      {"CREATE TABLE events (x); PRAGMA user_version = 3",
+       "it has schema version 3 but no PRAGMA application_id", "events version=3 journal=delete"},
+  };
+  testing::TempDir dir;
+  int index = 0;
+  for (const Case& c : cases) {
+    std::string path = dir.File("other" + std::to_string(index++) + ".db");
+    {
+      SQLite::Database other(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      other.exec(c.setup);
+    }
+    for (QueueOpenMode mode :
+         {QueueOpenMode::kCreate, QueueOpenMode::kExisting, QueueOpenMode::kReadOnly}) {
+      std::optional<DatabaseError> error = OpenQueueError(QueueAt(path), mode);
+      ASSERT_TRUE(error.has_value()) << c.setup << ": opened in mode " << static_cast<int>(mode);
+      EXPECT_FALSE(error->transient()) << error->what();
+      EXPECT_THAT(error->what(), HasSubstr(path + " is not an Intercom Connector queue: " + c.reason));
+    }
+    EXPECT_EQ(DescribeFile(path), c.describe) << c.setup;
+  }
+}
+
+TEST(DatabaseTest, QueueCarriesApplicationId) {
+  testing::TempDir dir;
+  std::string path = dir.File("q.db");
+  {
+    // A queue from before schema version 3 has no application_id yet.
+    SQLite::Database old(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    for (const Migration& migration : Migrations()) {
+      if (migration.version >= 3) break;
+      old.exec(std::string(migration.sql));
+      old.exec("PRAGMA user_version = " + std::to_string(migration.version));
+    }
+  }
+  auto db = OpenQueue(QueueAt(path));
+  EXPECT_EQ(SchemaVersion(*db), LatestSchemaVersion());
+  EXPECT_EQ(db->execAndGet("PRAGMA application_id").getInt(), 0x49436F6E);
+
+  auto created = OpenQueue(QueueAt(dir.File("new.db")));
+  EXPECT_EQ(created->execAndGet("PRAGMA application_id").getInt(), 0x49436F6E);
+}
+
 TEST(DatabaseTest, EmptyFileBecomesQueueOnlyWhenCreating) {
   testing::TempDir dir;
   std::string path = dir.File("q.db");
