@@ -20,6 +20,10 @@ struct Metadata {
 //   - `$`-prefixed PostHog keys dropped; '.' and '$' inside a key replaced by
 //     the separator
 //   - strings, numbers and booleans kept; strings cut to 255 characters
+//   - under a key that ends in "_date" as sent (after renaming and
+//     flattening), an RFC 3339 date-time or YYYY-MM-DD string converted to
+//     integer Unix seconds, and any other string kept with a note. Numbers
+//     there are sent unchanged, taken to be seconds already.
 //   - rich links {"url", "value"} and monetary amounts {"amount" (integer),
 //     "currency"} kept as objects
 //   - other objects flattened into "parent<sep>child" keys; arrays and nulls

@@ -107,5 +107,174 @@ TEST(MetadataBuilderTest, NullPropertiesGiveEmptyMetadata) {
   EXPECT_EQ(metadata.values->size(), 0u);
 }
 
+// Builds metadata for one property `name` holding the JSON `value`.
+Metadata BuildOne(const std::string& name, const std::string& value) {
+  MetadataBuilder builder({name}, "_");
+  return builder.Build(Json("{\"" + name + "\": " + value + "}"));
+}
+
+TEST(MetadataBuilderTest, ConvertsDateTimeToUnixSeconds) {
+  struct Case {
+    const char* text;
+    Poco::Int64 seconds;
+  };
+  const Case cases[] = {
+      {"2026-12-04T10:15:00Z", 1796379300},
+      {"2026-12-04t10:15:00z", 1796379300},
+      {"2026-12-04 10:15:00Z", 1796379300},
+      {"2024-02-29T00:00:00Z", 1709164800},
+      {"9999-12-31T23:59:59Z", 253402300799},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    Metadata metadata = BuildOne("renewal_date", std::string("\"") + c.text + "\"");
+    EXPECT_EQ(Text(metadata.values), "{\"renewal_date\":" + std::to_string(c.seconds) + "}");
+    EXPECT_THAT(metadata.notes, Contains("converted renewal_date to Unix seconds"));
+  }
+}
+
+TEST(MetadataBuilderTest, ConvertsPlainDateToMidnightUtc) {
+  Metadata metadata = BuildOne("renewal_date", R"("2026-12-04")");
+  EXPECT_EQ(Text(metadata.values), R"({"renewal_date":1796342400})");
+  EXPECT_THAT(metadata.notes, Contains("converted renewal_date to Unix seconds"));
+}
+
+TEST(MetadataBuilderTest, AppliesUtcOffsetOfDate) {
+  struct Case {
+    const char* text;
+    Poco::Int64 seconds;
+  };
+  const Case cases[] = {
+      {"2026-12-04T10:15:00+02:00", 1796372100},
+      {"2026-12-04T10:15:00-05:30", 1796399100},
+      {"2026-12-04T10:15:00+00:00", 1796379300},
+      {"2026-12-04T10:15:00-00:00", 1796379300},
+      {"2026-12-05T09:59:00+23:44", 1796379300},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    Metadata metadata = BuildOne("renewal_date", std::string("\"") + c.text + "\"");
+    EXPECT_EQ(Text(metadata.values), "{\"renewal_date\":" + std::to_string(c.seconds) + "}");
+  }
+}
+
+TEST(MetadataBuilderTest, DropsFractionalSecondsOfDate) {
+  struct Case {
+    const char* text;
+    Poco::Int64 seconds;
+  };
+  const Case cases[] = {
+      {"2026-12-04T10:15:00.999Z", 1796379300},
+      {"2026-12-04T10:15:00.5+02:00", 1796372100},
+      {"2026-12-04T10:15:00.123456789012Z", 1796379300},
+      // Before 1970, dropping the fraction still rounds toward the past, so -0.5 s gives -1.
+      {"1969-12-31T23:59:59.5Z", -1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    Metadata metadata = BuildOne("renewal_date", std::string("\"") + c.text + "\"");
+    EXPECT_EQ(Text(metadata.values), "{\"renewal_date\":" + std::to_string(c.seconds) + "}");
+  }
+}
+
+TEST(MetadataBuilderTest, ConvertsDatesBefore1970) {
+  struct Case {
+    const char* text;
+    Poco::Int64 seconds;
+  };
+  const Case cases[] = {
+      {"1969-07-20T20:17:40Z", -14182940},
+      {"1969-07-20T21:17:40+01:00", -14182940},
+      {"1900-01-01", -2208988800},
+      {"0001-01-01T00:00:00Z", -62135596800},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    Metadata metadata = BuildOne("birth_date", std::string("\"") + c.text + "\"");
+    EXPECT_EQ(Text(metadata.values), "{\"birth_date\":" + std::to_string(c.seconds) + "}");
+  }
+}
+
+TEST(MetadataBuilderTest, CountsLeapSecondAsSecond59) {
+  Metadata utc = BuildOne("renewal_date", R"("2016-12-31T23:59:60Z")");
+  EXPECT_EQ(Text(utc.values), R"({"renewal_date":1483228799})");
+
+  Metadata offset = BuildOne("renewal_date", R"("2017-01-01T00:59:60+01:00")");
+  EXPECT_EQ(Text(offset.values), R"({"renewal_date":1483228799})");
+}
+
+TEST(MetadataBuilderTest, KeepsInvalidDateAsStringWithNote) {
+  const char* invalid[] = {
+      "soon",
+      "",
+      "2026-13-40",
+      "2026-02-30",
+      "2025-02-29",
+      "1900-02-29",
+      "2026-00-10",
+      "2026-12-00",
+      "2026-1-04",
+      "26-12-04",
+      " 2026-12-04",
+      "2026-12-04 ",
+      "2026/12/04",
+      "2026-12-04T10:15:00",
+      "2026-12-04T10:15Z",
+      "2026-12-04T24:00:00Z",
+      "2026-12-04T10:60:00Z",
+      "2026-12-04T10:15:61Z",
+      "2026-12-04T10:15:60Z",
+      "2026-12-04T10:15:00.Z",
+      "2026-12-04T10:15:00,5Z",
+      "2026-12-04T10:15:00+0200",
+      "2026-12-04T10:15:00+02",
+      "2026-12-04T10:15:00+24:00",
+      "2026-12-04T10:15:00+02:60",
+      "2026-12-04T10:15:00Zjunk",
+      "2026-12-04X10:15:00Z",
+      "+2026-12-04",
+  };
+  for (const char* text : invalid) {
+    SCOPED_TRACE(text);
+    Metadata metadata = BuildOne("renewal_date", std::string("\"") + text + "\"");
+    EXPECT_EQ(metadata.values->getValue<std::string>("renewal_date"), text);
+    EXPECT_THAT(metadata.notes,
+                Contains("kept renewal_date as a string: not an RFC 3339 date-time or "
+                         "YYYY-MM-DD date"));
+  }
+}
+
+TEST(MetadataBuilderTest, KeepsDateStringUnderOtherKeys) {
+  MetadataBuilder builder({"renewal", "date", "renewal_date_text", "Renewal_Date"}, "_");
+  Metadata metadata = builder.Build(Json(
+      R"({"renewal": "2026-12-04T10:15:00Z", "date": "2026-12-04", "renewal_date_text": "2026-12-04", "Renewal_Date": "2026-12-04"})"));
+  EXPECT_EQ(Text(metadata.values),
+            R"({"renewal":"2026-12-04T10:15:00Z","date":"2026-12-04","renewal_date_text":"2026-12-04","Renewal_Date":"2026-12-04"})");
+  EXPECT_TRUE(metadata.notes.empty());
+}
+
+TEST(MetadataBuilderTest, ConvertsDateUnderRenamedOrFlattenedKey) {
+  MetadataBuilder builder({"trial.end_date", "plan"}, "_");
+  Metadata metadata = builder.Build(Json(
+      R"({"trial.end_date": "2026-12-04", "plan": {"start_date": "2026-12-04T10:15:00Z"}})"));
+  EXPECT_EQ(Text(metadata.values),
+            R"({"trial_end_date":1796342400,"plan_start_date":1796379300})");
+  EXPECT_THAT(metadata.notes, Contains("converted trial_end_date to Unix seconds"));
+  EXPECT_THAT(metadata.notes, Contains("converted plan_start_date to Unix seconds"));
+}
+
+TEST(MetadataBuilderTest, KeepsNumbersUnderDateKey) {
+  // The builder sends numbers as they are. It does not take a large integer
+  // for milliseconds or round a fraction.
+  MetadataBuilder builder({"seconds_date", "millis_date", "negative_date", "fraction_date",
+                           "flag_date"},
+                          "_");
+  Metadata metadata = builder.Build(Json(
+      R"({"seconds_date": 1796379300, "millis_date": 1796379300000, "negative_date": -14182940, "fraction_date": 1796379300.5, "flag_date": true})"));
+  EXPECT_EQ(Text(metadata.values),
+            R"({"seconds_date":1796379300,"millis_date":1796379300000,"negative_date":-14182940,"fraction_date":1796379300.5,"flag_date":true})");
+  EXPECT_TRUE(metadata.notes.empty());
+}
+
 }  // namespace
 }  // namespace connector
