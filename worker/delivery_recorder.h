@@ -30,6 +30,7 @@ struct AttemptRecord {
   std::string error_message;
   std::string error;
   std::string notes;
+  bool dry_run = false;                // written to worker.dry_run_file, not sent
 };
 
 // The change a Completion makes to the row's `reason`.

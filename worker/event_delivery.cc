@@ -46,6 +46,13 @@ AttemptRecord MakeAttempt(const HttpResponse& response, const Classification& re
   record.error_message = result.error_message;
   if (response.status == 0) record.error = response.error;
   record.notes = notes;
+  if (!response.dry_run_file.empty()) {
+    // Without this mark the attempt looks like a real 202 from Intercom, and
+    // an operator cannot tell which events to replay once a token is set.
+    record.dry_run = true;
+    std::string note = "dry run: written to " + response.dry_run_file + ", not sent to Intercom";
+    record.notes = notes.empty() ? note : notes + "; " + note;
+  }
   return record;
 }
 
@@ -254,8 +261,13 @@ Completion EventDelivery::Finish(const ClaimedEvent& event, const std::string& e
   if (result.verdict == Verdict::kDelivered) {
     completion.state = "delivered";
     completion.reason_change = ReasonChange::kClear;
-    log::Info("delivered", {{"event_id", event.id}, {"status", status},
-                            {"identifier", last.identifier}, {"duration_ms", last.duration_ms}});
+    if (last.dry_run) {
+      log::Info("delivered", {{"event_id", event.id}, {"status", status},
+                              {"identifier", last.identifier}, {"dry_run", "true"}});
+    } else {
+      log::Info("delivered", {{"event_id", event.id}, {"status", status},
+                              {"identifier", last.identifier}, {"duration_ms", last.duration_ms}});
+    }
     return completion;
   }
   completion.state = "failed";

@@ -232,6 +232,7 @@ HttpResponse DryRunTransport::Send(const HttpRequest& request) {
 
   HttpResponse response;
   response.status = 202;
+  response.dry_run_file = file_.path();
   return response;
 }
 

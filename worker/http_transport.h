@@ -46,6 +46,9 @@ struct HttpResponse {
   bool body_too_large = false;
   std::string error;                   // network error or timeout, when status is 0
   int64_t duration_ms = 0;
+  // Path of the dry-run file the request was written to instead of being
+  // sent, or "" when it was sent.
+  std::string dry_run_file;
 
   // Returns the first header named `name` (case-insensitive), or "".
   std::string Header(const std::string& name) const;

@@ -223,6 +223,10 @@ TEST_F(WorkerProcessTest, DryRunWithoutToken) {
       << requests;
   std::string log = ReadFile(dir_.File("worker.log"));
   EXPECT_NE(log.find("msg=dry_run"), std::string::npos) << log;
+  EXPECT_NE(log.find("msg=delivered event_id=" + std::to_string(id) +
+                     " status=202 identifier=email dry_run=true"),
+            std::string::npos)
+      << log;
 }
 
 TEST_F(WorkerProcessTest, LogsPauseCauseOnce) {

@@ -505,6 +505,8 @@ TEST_F(WorkerTest, DryRunWritesRequestsToFile) {
                 "\"$identify\",\"created_at\":1700000000,\"email\":\"ann@example.com\"}}");
   EXPECT_FALSE(std::getline(file, line));
   EXPECT_EQ(Attempts(id)[0].outcome, "delivered");
+  EXPECT_EQ(Attempts(id)[0].notes,
+            "dry run: written to " + config_.worker.dry_run_file + ", not sent to Intercom");
 }
 
 TEST_F(WorkerTest, ReclaimsExpiredLease) {
