@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -302,14 +303,43 @@ TEST(ConfigTest, CaFileMustBeRegularFile) {
             pem);
 }
 
-// Root reads a file whatever its mode, so this case runs only as another user.
+// Returns ErrorFor(toml) as computed by uid and gid 65534 in a child
+// process, or "child failed: ..." when that child could not run. Root reads
+// a file whatever its mode, so a permission check must run as another user.
+std::string ErrorForAsOtherUser(const std::string& toml) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "child failed: pipe";
+  pid_t child = ::fork();
+  if (child < 0) return "child failed: fork";
+  if (child == 0) {
+    ::close(fds[0]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    std::string error = ErrorFor(toml);
+    ssize_t written = ::write(fds[1], error.data(), error.size());
+    ::_exit(written == static_cast<ssize_t>(error.size()) ? 0 : 11);
+  }
+  ::close(fds[1]);
+  std::string error;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) error.append(buffer, n);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return "child failed: exit status " + std::to_string(status);
+  }
+  return error;
+}
+
 TEST(ConfigTest, UnreadableCaFileRejected) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root can read a file with mode 000";
   testing::TempDir dir;
+  // The other user may enter the directory, so only the file's mode stops it.
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
   std::string pem = dir.File("ca.pem");
   std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\n";
   ASSERT_EQ(::chmod(pem.c_str(), 0), 0);
-  std::string error = ErrorFor("[intercom]\nca_file = \"" + pem + "\"\n");
+  std::string toml = "[intercom]\nca_file = \"" + pem + "\"\n";
+  std::string error = ::geteuid() == 0 ? ErrorForAsOtherUser(toml) : ErrorFor(toml);
   EXPECT_THAT(error, HasSubstr("test.toml:2: key intercom.ca_file"));
   EXPECT_THAT(error, HasSubstr("the path cannot be opened (Permission denied)"));
 }
