@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "common/listen_error.h"
 #include "common/log.h"
 
 namespace connector {
@@ -142,9 +143,7 @@ void OpsServer::Start() {
     socket.bind(Poco::Net::SocketAddress(listen_), true, false);
     socket.listen(kMaxQueuedConnections);
   } catch (const Poco::Exception& error) {
-    throw std::runtime_error("cannot listen on " + config_key_ + " = \"" + listen_ +
-                             "\": " + error.displayText() +
-                             "; use a free host:port such as \"127.0.0.1:9465\"");
+    throw std::runtime_error(DescribeListenFailure(config_key_, listen_, error));
   }
   address_ = socket.address().toString();
 

@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 
+#include "common/listen_error.h"
 #include "common/log.h"
 
 namespace connector {
@@ -34,9 +35,7 @@ Poco::Net::ServerSocket Bind(const std::string& listen, int backlog) {
     socket.listen(backlog);
     return socket;
   } catch (const Poco::Exception& error) {
-    throw std::runtime_error("cannot listen on [ingest] listen = \"" + listen +
-                             "\": " + error.displayText() +
-                             "; use a free host:port such as \"127.0.0.1:8000\"");
+    throw std::runtime_error(DescribeListenFailure("[ingest] listen", listen, error));
   }
 }
 

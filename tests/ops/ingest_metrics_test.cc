@@ -117,6 +117,10 @@ TEST_F(IngestMetricsTest, BusyMetricsPortDoesNotStopIngest) {
   ASSERT_FALSE(port.empty()) << second.Log();
   EXPECT_FALSE(second.WaitForLog(R"((level=error msg=metrics_listen_failed))").empty())
       << second.Log();
+  // The error names this process's key, and no other binary's default port.
+  EXPECT_NE(second.Log().find("set [ingest] metrics_listen to a port"), std::string::npos)
+      << second.Log();
+  EXPECT_EQ(second.Log().find("127.0.0.1:9465"), std::string::npos) << second.Log();
   EXPECT_EQ(SendRequest(std::stoi(port), "POST", "/capture/",
                         R"({"api_key": "phc", "event": "e", "distinct_id": "u"})",
                         {{"Content-Type", "application/json"}})
