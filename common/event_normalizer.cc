@@ -497,15 +497,15 @@ std::optional<int64_t> ParseIso8601Ms(std::string_view text) {
 }
 
 void CheckProjectTokens(const std::vector<QueuedEvent>& events,
-                        const std::vector<std::string>& api_keys) {
+                        const std::vector<std::string>& api_keys,
+                        const std::string& missing_token_advice) {
   if (api_keys.empty()) return;
   for (size_t i = 0; i < events.size(); ++i) {
     const std::optional<std::string>& token = events[i].project_token;
     std::string where = events.size() > 1 ? "event " + std::to_string(i) + ": " : "";
     if (!token) {
       throw CaptureError(CaptureError::Kind::kUnauthorized,
-                         where + "project token is missing; send it as api_key, token, $token "
-                                 "or properties.token");
+                         where + "project token is missing; " + missing_token_advice);
     }
     if (std::find(api_keys.begin(), api_keys.end(), *token) == api_keys.end()) {
       throw CaptureError(CaptureError::Kind::kUnauthorized,

@@ -88,9 +88,12 @@ std::optional<int64_t> ParseIso8601Ms(std::string_view text);
 
 // Throws CaptureError kUnauthorized when `api_keys` is not empty and an event
 // has no project token or one not in the list. The message never contains
-// the token.
+// the token. `missing_token_advice` ends the message for an event without a
+// token and names every place this caller takes one from, such as
+// "add ?token=<project token> to the URL".
 void CheckProjectTokens(const std::vector<QueuedEvent>& events,
-                        const std::vector<std::string>& api_keys);
+                        const std::vector<std::string>& api_keys,
+                        const std::string& missing_token_advice);
 
 // Returns a new random UUIDv7 (RFC 9562) for `now_ms`, in canonical lower-case form.
 std::string NewUuidV7(int64_t now_ms);

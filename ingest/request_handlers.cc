@@ -29,6 +29,17 @@ constexpr const char* kRetryAfterSeconds = "1";
 
 const char* kCaptureRoutes = "/batch/, /e/, /i/v0/e/, /capture/, /track/ or /webhook";
 
+// Where a request without a project token can put one. Every route also
+// reads ?token= and ?api_key= from the URL (CaptureContext::fallback_token).
+// PostHog's webhook destination sends no token in its default body, so the
+// URL comes first for /webhook.
+const char* kCaptureTokenAdvice =
+    "send it as api_key, token, $token or properties.token, or add ?token=<project token> to "
+    "the URL";
+const char* kWebhookTokenAdvice =
+    "add ?token=<project token> to the webhook URL, or send it as api_key, token, $token or "
+    "properties.token in the event object";
+
 // A rejected request: the status and the JSON error fields sent back.
 struct Rejection {
   HTTPResponse::HTTPStatus status;
@@ -334,7 +345,8 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
   } else {
     events = context_.normalizer.ParseCapture(json_text, capture_context);
   }
-  CheckProjectTokens(events, context_.config.api_keys);
+  CheckProjectTokens(events, context_.config.api_keys,
+                     route_ == Route::kWebhook ? kWebhookTokenAdvice : kCaptureTokenAdvice);
 
   // Respond only after the commit, because a 200 promises the events are durable.
   size_t event_count = events.size();

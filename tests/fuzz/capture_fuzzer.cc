@@ -86,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto events = normalizer.ParseCapture(json, context);
       if (events.empty() || static_cast<int>(events.size()) > kMaxEvents) __builtin_trap();
       for (const connector::QueuedEvent& event : events) CheckPayloadParses(event.payload);
-      connector::CheckProjectTokens(events, {"phc_fuzz"});
+      connector::CheckProjectTokens(events, {"phc_fuzz"}, "send a token");
     }
   } catch (const connector::CaptureError&) {
   }

@@ -407,12 +407,12 @@ TEST(CheckProjectTokens, AllowList) {
   std::vector<QueuedEvent> events(2);
   events[0].project_token = "phc_good";
   events[1].project_token = "phc_good";
-  EXPECT_NO_THROW(CheckProjectTokens(events, {}));
-  EXPECT_NO_THROW(CheckProjectTokens(events, {"phc_other", "phc_good"}));
+  EXPECT_NO_THROW(CheckProjectTokens(events, {}, "add a token"));
+  EXPECT_NO_THROW(CheckProjectTokens(events, {"phc_other", "phc_good"}, "add a token"));
 
   events[1].project_token = "phc_secret_bad";
   try {
-    CheckProjectTokens(events, {"phc_good"});
+    CheckProjectTokens(events, {"phc_good"}, "add a token");
     ADD_FAILURE() << "unknown token accepted";
   } catch (const CaptureError& error) {
     EXPECT_EQ(error.kind(), CaptureError::Kind::kUnauthorized);
@@ -420,8 +420,14 @@ TEST(CheckProjectTokens, AllowList) {
   }
 
   events[1].project_token.reset();
-  EXPECT_NO_THROW(CheckProjectTokens(events, {}));
-  EXPECT_THROW(CheckProjectTokens(events, {"phc_good"}), CaptureError);
+  EXPECT_NO_THROW(CheckProjectTokens(events, {}, "add a token"));
+  try {
+    CheckProjectTokens(events, {"phc_good"}, "add a token");
+    ADD_FAILURE() << "event without a token accepted";
+  } catch (const CaptureError& error) {
+    EXPECT_EQ(error.kind(), CaptureError::Kind::kUnauthorized);
+    EXPECT_EQ(std::string(error.what()), "event 1: project token is missing; add a token");
+  }
 }
 
 }  // namespace

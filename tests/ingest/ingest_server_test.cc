@@ -472,6 +472,17 @@ TEST_F(IngestServerTest, ApiKeysAllowList) {
   HttpResult missing = Post("/e/", Event("e", "d"));
   EXPECT_EQ(missing.status, 401);
   EXPECT_NE(missing.body.find("project token is missing"), std::string::npos);
+  EXPECT_NE(missing.body.find("properties.token, or add ?token=<project token> to the URL"),
+            std::string::npos)
+      << missing.body;
+  // PostHog's webhook destination sends no token in its body, so the
+  // message for /webhook leads with the URL.
+  HttpResult webhook_missing = Post("/webhook", R"({"event":{"event":"e","distinct_id":"d"}})");
+  EXPECT_EQ(webhook_missing.status, 401);
+  EXPECT_NE(webhook_missing.body.find(
+                "project token is missing; add ?token=<project token> to the webhook URL"),
+            std::string::npos)
+      << webhook_missing.body;
   HttpResult wrong = Post("/e/", R"({"api_key":"phc_wrong","event":"e","distinct_id":"d"})");
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(wrong.body.find("phc_wrong"), std::string::npos);

@@ -105,6 +105,7 @@ TEST_F(QueueImportTest, InvalidEventImportsNothing) {
   EXPECT_EQ(result.exit_code, 3);
   EXPECT_THAT(result.err, HasSubstr("line 2: "));
   EXPECT_THAT(result.err, HasSubstr("distinct_id"));
+  EXPECT_THAT(result.err, HasSubstr("1 of 2 events is invalid, so nothing was imported"));
   EXPECT_THAT(result.err, HasSubstr("--skip-invalid"));
   EXPECT_EQ(Count("SELECT count(*) FROM events"), 0);
 }
@@ -116,7 +117,7 @@ TEST_F(QueueImportTest, SkipInvalidImportsTheRest) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.err, HasSubstr("element 2: "));
   EXPECT_THAT(result.err, HasSubstr("element 3: "));
-  EXPECT_THAT(result.out, HasSubstr("imported 1 events (0 already queued, 2 invalid)"));
+  EXPECT_THAT(result.out, HasSubstr("imported 1 event (0 already queued, 2 invalid)"));
   EXPECT_EQ(Count("SELECT count(*) FROM events"), 1);
 }
 
@@ -134,7 +135,7 @@ TEST_F(QueueImportTest, DryRunCountsWithoutWriting) {
 
   RunResult result = Queue({"import", path, "--dry-run"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_THAT(result.out, HasSubstr("dry run: would have imported 1 events (1 already queued"));
+  EXPECT_THAT(result.out, HasSubstr("dry run: would have imported 1 event (1 already queued"));
   EXPECT_EQ(DumpTables(*db_), before);
 }
 
@@ -144,6 +145,16 @@ TEST_F(QueueImportTest, UnknownTokenRejectedLikeIngest) {
   RunResult result = Queue({"--config", config, "import", path});
   EXPECT_EQ(result.exit_code, 3);
   EXPECT_THAT(result.err, HasSubstr("line 1: "));
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), 0);
+}
+
+TEST_F(QueueImportTest, MissingTokenNamesTokenOption) {
+  std::string config = WriteFile("connector.toml", "[ingest]\napi_keys = [\"phc_project\"]\n");
+  std::string path = WriteFile("events.ndjson", std::string(kSignup) + "\n");
+  RunResult result = Queue({"--config", config, "import", path});
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_THAT(result.err, HasSubstr("line 1: project token is missing; "));
+  EXPECT_THAT(result.err, HasSubstr("or pass --token for events that carry none"));
   EXPECT_EQ(Count("SELECT count(*) FROM events"), 0);
 }
 

@@ -234,7 +234,9 @@ int RunImport(Context& context, const ParsedArgs& args) {
     }
     try {
       std::vector<QueuedEvent> parsed = normalizer.ParseCapture(source.json, capture);
-      CheckProjectTokens(parsed, context.config.ingest.api_keys);
+      CheckProjectTokens(parsed, context.config.ingest.api_keys,
+                         "send it as api_key, token, $token or properties.token, or pass "
+                         "--token for events that carry none");
       for (QueuedEvent& event : parsed) events.push_back(std::move(event));
     } catch (const CaptureError& error) {
       // A line that starts with '{' but is not valid JSON gets this tool's
@@ -250,11 +252,17 @@ int RunImport(Context& context, const ParsedArgs& args) {
     *context.err << EscapeText(path) << ": " << EscapeText(errors[i]) << "\n";
   }
   if (errors.size() > kMaxListedErrors) {
-    *context.err << "... and " << errors.size() - kMaxListedErrors << " more invalid events\n";
+    *context.err << "... and "
+                 << FormatCount(static_cast<int64_t>(errors.size() - kMaxListedErrors),
+                                "more invalid event")
+                 << "\n";
   }
   if (!errors.empty() && !skip_invalid) {
-    *context.err << errors.size() << " of " << sources.size()
-                 << " events are invalid, so nothing was imported; fix them or pass "
+    *context.err << errors.size() << " of "
+                 << FormatCount(static_cast<int64_t>(sources.size()), "event")
+                 << (errors.size() == 1 ? " is invalid, so nothing was imported; fix it"
+                                        : " are invalid, so nothing was imported; fix them")
+                 << " or pass "
                     "--skip-invalid to import the valid ones\n";
     return kExitFailed;
   }
@@ -276,8 +284,9 @@ int RunImport(Context& context, const ParsedArgs& args) {
         added += inserter.InsertBatch(batch);
       } catch (const InsertError& error) {
         importing.Finish();
-        *context.err << "intercom-queue: " << EscapeText(error.what()) << "; " << added
-                     << " events were imported before the error, and importing the file "
+        *context.err << "intercom-queue: " << EscapeText(error.what()) << "; "
+                     << FormatCount(added, "event") << (added == 1 ? " was" : " were")
+                     << " imported before the error, and importing the file "
                         "again adds only the rest\n";
         return kExitFailed;
       }
@@ -301,11 +310,11 @@ int RunImport(Context& context, const ParsedArgs& args) {
     PrintJson(*context.out, result);
   } else if (dry_run) {
     *context.out << "dry run: would have imported "
-                 << static_cast<int64_t>(events.size()) - present << " events (" << present
-                 << " already queued, " << errors.size() << " invalid)\n";
+                 << FormatCount(static_cast<int64_t>(events.size()) - present, "event") << " ("
+                 << present << " already queued, " << errors.size() << " invalid)\n";
   } else {
-    *context.out << "imported " << added << " events (" << present << " already queued, "
-                 << errors.size() << " invalid)\n";
+    *context.out << "imported " << FormatCount(added, "event") << " (" << present
+                 << " already queued, " << errors.size() << " invalid)\n";
   }
 
   int64_t would_add = dry_run ? static_cast<int64_t>(events.size()) - present : added;
