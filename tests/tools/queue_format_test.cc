@@ -285,6 +285,9 @@ TEST(QueueFormatTest, AgesAndSizes) {
   EXPECT_EQ(FormatBytes(512), "512 B");
   EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
   EXPECT_EQ(FormatBytes(20 * 1024 * 1024), "20.0 MiB");
+  EXPECT_EQ(FormatCount(0, "event"), "0 events");
+  EXPECT_EQ(FormatCount(1, "event"), "1 event");
+  EXPECT_EQ(FormatCount(2, "event"), "2 events");
   EXPECT_EQ(FormatTimeMs(kNow), "2026-01-01 00:00:00");
 }
 

@@ -207,7 +207,7 @@ TEST_F(QueueMutateTest, ReplayMovesDeliveredInRange) {
 
   RunResult result = Queue({"replay", "--since", "3h", "--until", "1h"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_THAT(result.out, HasSubstr("replayed 1 events (delivered -> pending)"));
+  EXPECT_THAT(result.out, HasSubstr("replayed 1 event (delivered -> pending)"));
   EXPECT_EQ(State(inside), "pending");
   EXPECT_GE(Column(inside, "next_attempt_at_ms"), now_ms_);
   EXPECT_EQ(Column(inside, "created_at"), 1767225600);

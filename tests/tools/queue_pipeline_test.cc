@@ -232,7 +232,7 @@ TEST_F(QueuePipelineTest, FailedDeliveryRetriedThenDelivered) {
   reject_bob = false;
   RunResult retry = Queue({"retry", bob_id});
   ASSERT_EQ(retry.exit_code, 0) << retry.err;
-  EXPECT_THAT(retry.out, HasSubstr("retried 1 events"));
+  EXPECT_THAT(retry.out, HasSubstr("retried 1 event (failed -> pending)"));
   ASSERT_TRUE(WaitForStates(/*delivered=*/3, /*failed=*/0)) << ReadText(dir_.File("worker.log"));
 
   std::vector<Object::Ptr> sent = EventsSentFor("bob@example.com");

@@ -101,7 +101,7 @@ int RunCheck(Context& context, const ParsedArgs& args) {
       out << "checkpoint:      skipped: the database is read-only for this user\n";
     } else {
       out << "checkpoint:      " << checkpoint_mode << ", " << checkpointed_frames << " of "
-          << wal_frames << " frames copied"
+          << FormatCount(wal_frames, "frame") << " copied"
           << (checkpoint_busy ? " (busy: another connection held the database)" : "") << "\n";
     }
   }

@@ -231,4 +231,8 @@ std::string FormatBytes(int64_t bytes) {
   return text;
 }
 
+std::string FormatCount(int64_t count, std::string_view noun) {
+  return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
+}
+
 }  // namespace connector::queue_tool

@@ -63,4 +63,8 @@ std::string FormatAge(int64_t ms);
 // Formats a size: "512 B", "1.5 KiB", "20.0 MiB".
 std::string FormatBytes(int64_t bytes);
 
+// Formats a count with a noun that takes a plain "s" in the plural:
+// "1 event", "0 events", "2 events".
+std::string FormatCount(int64_t count, std::string_view noun);
+
 }  // namespace connector::queue_tool

@@ -74,10 +74,11 @@ int RunPurge(Context& context, const ParsedArgs& args) {
     result->set("deleted", deleted);
     PrintJson(*context.out, result);
   } else if (args.Has("--dry-run")) {
-    *context.out << "dry run: would have deleted " << matched << " events finished before "
+    *context.out << "dry run: would have deleted " << FormatCount(matched, "event")
+                 << " finished before "
                  << FormatTimeMs(cutoff_ms) << " UTC\n";
   } else {
-    *context.out << "deleted " << deleted << " events finished before "
+    *context.out << "deleted " << FormatCount(deleted, "event") << " finished before "
                  << FormatTimeMs(cutoff_ms) << " UTC, with their attempts and history\n";
   }
 

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "tools/queue/event_rows.h"
+#include "tools/queue/output.h"
 
 namespace connector::queue_tool {
 namespace {
@@ -143,7 +144,7 @@ std::vector<int64_t> MoveBatch(const Transition& transition, Context& context,
         make_due.bind(3, now_ms);
         make_due.bind(4, id);
         make_due.exec();
-        detail += " after " + std::to_string(attempts) + " counted attempts";
+        detail += " after " + FormatCount(attempts, "counted attempt");
       } else {
         finish.reset();
         finish.bind(1, transition.to_state);
@@ -253,15 +254,20 @@ int RunTransition(const Transition& transition, Context& context, const ParsedAr
     PrintJson(*context.out, result);
   } else if (dry_run) {
     if (!rows.empty()) PrintEventTable(*context.out, rows, context.out_is_terminal);
-    *context.out << "dry run: would have " << transition.verb_past << " " << rows.size()
-                 << " events (" << JoinStates(transition.from_states, "or") << " -> "
-                 << transition.to_state << ")\n";
-  } else {
-    *context.out << transition.verb_past << " " << moved.size() << " events ("
+    *context.out << "dry run: would have " << transition.verb_past << " "
+                 << FormatCount(static_cast<int64_t>(rows.size()), "event") << " ("
                  << JoinStates(transition.from_states, "or") << " -> " << transition.to_state
                  << ")\n";
-    if (moved.size() < rows.size()) {
-      *context.out << rows.size() - moved.size()
+  } else {
+    *context.out << transition.verb_past << " "
+                 << FormatCount(static_cast<int64_t>(moved.size()), "event") << " ("
+                 << JoinStates(transition.from_states, "or") << " -> " << transition.to_state
+                 << ")\n";
+    size_t not_moved = rows.size() - moved.size();
+    if (not_moved == 1) {
+      *context.out << "1 selected event changed state meanwhile and was left as it is\n";
+    } else if (not_moved > 1) {
+      *context.out << not_moved
                    << " selected events changed state meanwhile and were left as they are\n";
     }
   }
