@@ -319,11 +319,38 @@ TEST_F(QueueInspectTest, ShowByIdAndUuid) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_THAT(text.out, HasSubstr("reason:              HTTP 400 parameter_invalid"));
   EXPECT_THAT(text.out, HasSubstr("created_at:          1767225600 (2026-01-01 00:00:00 UTC)"));
-  EXPECT_THAT(text.out, HasSubstr("decisions:"));
+  EXPECT_THAT(text.out, HasSubstr("event_history ("));
   EXPECT_THAT(text.out, HasSubstr("\tfailed\tgave up"));
   EXPECT_THAT(text.out, HasSubstr("\tparameter_invalid\t"));
   EXPECT_THAT(text.out, HasSubstr("payload:\n{\n  \"event\": \"$identify\",\n  \"properties\": {\n"
                                   "    \"plan\": \"pro\"\n"));
+}
+
+TEST_F(QueueInspectTest, ShowFailureOnlyInAttempts) {
+  // The worker records a failure in the row and in delivery_attempts, and
+  // leaves event_history empty.
+  SeedRow row;
+  row.state = "failed";
+  row.reason = "HTTP 400 parameter_invalid";
+  row.received_at_ms = now_ms_;
+  row.updated_at_ms = now_ms_;
+  int64_t id = SeedEvent(*db_, row);
+  SeedAttempt(*db_, id, 1, now_ms_ - 1'000, "failed", 400, "parameter_invalid");
+
+  RunResult text = Queue({"show", std::to_string(id)});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  // "decisions: none" read as if nothing had been decided about a failed event.
+  EXPECT_THAT(text.out, Not(HasSubstr("decisions")));
+  EXPECT_THAT(text.out,
+              HasSubstr("\nevent_history (filter skips, expired leases, intercom-queue commands):\n"
+                        "  none\n"));
+  EXPECT_THAT(text.out, HasSubstr("\tparameter_invalid\t"));
+
+  RunResult json = Queue({"show", std::to_string(id), "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  Object::Ptr object = ParseJsonOrFail(json.out).extract<Object::Ptr>();
+  EXPECT_EQ(object->getArray("history")->size(), 0u);
+  EXPECT_EQ(object->getArray("attempts")->size(), 1u);
 }
 
 TEST_F(QueueInspectTest, ShowKeepsLargeIntegersExact) {

@@ -1,5 +1,5 @@
-// `intercom-queue show ID|UUID`: one event, every decision taken on it, and
-// every delivery attempt.
+// `intercom-queue show ID|UUID`: one event, its event_history entries and its
+// delivery attempts.
 
 #include <SQLiteCpp/Statement.h>
 
@@ -122,16 +122,19 @@ int RunShow(Context& context, const ParsedArgs& args) {
         << EscapeText(value) << "\n";
   }
 
-  out << "\ndecisions:\n";
-  Table decisions({"at (UTC)", "action", "detail"});
+  // The worker records deliveries, retries and failures only in
+  // delivery_attempts, so this section is named after its table. An empty
+  // event_history does not mean that nothing happened to the event.
+  out << "\nevent_history (filter skips, expired leases, intercom-queue commands):\n";
+  Table history_table({"at (UTC)", "action", "detail"});
   while (history.executeStep()) {
-    decisions.AddRow({FormatTimeMs(history.getColumn(0).getInt64()),
-                      ColumnText(history.getColumn(1)), ColumnText(history.getColumn(2))});
+    history_table.AddRow({FormatTimeMs(history.getColumn(0).getInt64()),
+                          ColumnText(history.getColumn(1)), ColumnText(history.getColumn(2))});
   }
-  if (decisions.RowCount() == 0) {
+  if (history_table.RowCount() == 0) {
     out << "  none\n";
   } else {
-    decisions.Print(out, context.out_is_terminal);
+    history_table.Print(out, context.out_is_terminal);
   }
 
   out << "\nattempts:\n";
@@ -167,7 +170,7 @@ CommandSpec ShowCommand() {
   CommandSpec spec;
   spec.name = "show";
   spec.arguments = "ID|UUID";
-  spec.summary = "Show one event, every decision taken on it, and its delivery attempts.";
+  spec.summary = "Show one event with its event_history entries and delivery attempts.";
   spec.description = "Takes the event's id (digits) or its uuid. Exits 1 when no event has it.\n";
   spec.options = {{"--json", "", "print one JSON object with history and attempts arrays"}};
   spec.takes_positionals = true;
