@@ -287,6 +287,53 @@ void ReadListenAddress(SectionReader& reader, const std::string& key, std::strin
   reader.FailValue(key, address, accepted);
 }
 
+// Splits "HOST:PORT" or "[HOST]:PORT", already checked by IsListenAddress,
+// into the host without brackets and the port.
+std::pair<std::string, int> SplitListenAddress(const std::string& address) {
+  size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, std::stoi(address.substr(colon + 1))};
+}
+
+// Whether two listen addresses take the same port: the same port on the same
+// host, or on a host and the wildcard address that covers every host.
+bool ListenAddressesCollide(const std::string& first, const std::string& second) {
+  if (first.empty() || second.empty()) return false;
+  auto [first_host, first_port] = SplitListenAddress(first);
+  auto [second_host, second_port] = SplitListenAddress(second);
+  if (first_port != second_port || first_port == 0) return false;
+  auto wildcard = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
+  return first_host == second_host || wildcard(first_host) || wildcard(second_host);
+}
+
+// Rejects two of ingest's listen, ingest's metrics_listen and the worker's
+// metrics_listen on one port: one configuration file serves both processes,
+// so the second bind would fail with "address already in use" at start.
+void CheckListenAddressesDiffer(const std::string& source, const toml::table& root,
+                                const Config& config) {
+  struct Address {
+    std::string section;
+    std::string key;
+    std::string value;
+  };
+  const Address addresses[] = {
+      {"ingest", "listen", config.ingest.listen},
+      {"ingest", "metrics_listen", config.ingest.metrics_listen},
+      {"worker", "metrics_listen", config.worker.metrics_listen},
+  };
+  for (size_t i = 0; i < std::size(addresses); ++i) {
+    for (size_t j = i + 1; j < std::size(addresses); ++j) {
+      if (!ListenAddressesCollide(addresses[i].value, addresses[j].value)) continue;
+      const Address& later = addresses[j];
+      SectionReader reader(source, later.section, root[later.section].as_table());
+      reader.FailValue(later.key, later.value,
+                       "a port that [" + addresses[i].section + "] " + addresses[i].key +
+                           " (\"" + addresses[i].value + "\") does not also use");
+    }
+  }
+}
+
 // Intercom's API versions are MAJOR.MINOR ("1.0" to "2.16" in its 2.16 OpenAPI
 // description) plus the pre-release "Unstable". Accepting only that form keeps
 // a typo or a line break out of the Intercom-Version header.
@@ -545,6 +592,8 @@ Config ParseConfig(const std::string& toml_text, const std::string& source) {
     read(reader, config);
     reader.Finish();
   }
+
+  CheckListenAddressesDiffer(source, root, config);
 
   // A request starts only while min(connect_timeout + request_timeout,
   // lease / 2) of its lease is left, and request_timeout bounds the whole

@@ -344,6 +344,32 @@ TEST(ConfigTest, UnreadableCaFileRejected) {
   EXPECT_THAT(error, HasSubstr("the path cannot be opened (Permission denied)"));
 }
 
+// One file configures ingest and the worker, so two listen keys on one port
+// would make the second bind fail at start.
+TEST(ConfigTest, ListenAddressesOnOnePortRejected) {
+  std::string error = ErrorFor("[ingest]\nlisten = \"127.0.0.1:9000\"\n"
+                               "metrics_listen = \"127.0.0.1:9000\"\n");
+  EXPECT_THAT(error, HasSubstr("test.toml:3: key ingest.metrics_listen: invalid value "
+                               "\"127.0.0.1:9000\""));
+  EXPECT_THAT(error, HasSubstr("expected a port that [ingest] listen (\"127.0.0.1:9000\") "
+                               "does not also use"));
+
+  // The worker's default metrics port, taken by ingest on every address.
+  EXPECT_THAT(ErrorFor("[ingest]\nlisten = \"0.0.0.0:9465\"\n"),
+              HasSubstr("key worker.metrics_listen: invalid value \"127.0.0.1:9465\""));
+  EXPECT_THAT(ErrorFor("[ingest]\nmetrics_listen = \"[::]:09465\"\n"),
+              HasSubstr("key worker.metrics_listen"));
+
+  // Port 0 picks a free port each time, different hosts do not collide, and
+  // "" serves no metrics.
+  for (const char* toml :
+       {"[ingest]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n",
+        "[ingest]\nlisten = \"127.0.0.1:9465\"\n[worker]\nmetrics_listen = \"127.0.0.2:9465\"\n",
+        "[ingest]\nmetrics_listen = \"\"\n[worker]\nmetrics_listen = \"\"\n"}) {
+    EXPECT_EQ(ErrorFor(toml), "") << toml;
+  }
+}
+
 TEST(ConfigTest, ListenAddressesCheckPortRange) {
   const char* keys[][2] = {{"ingest", "listen"}, {"ingest", "metrics_listen"},
                            {"worker", "metrics_listen"}};
