@@ -296,8 +296,8 @@ std::pair<std::string, int> SplitListenAddress(const std::string& address) {
   return {host, std::stoi(address.substr(colon + 1))};
 }
 
-// Whether two listen addresses take the same port: the same port on the same
-// host, or on a host and the wildcard address that covers every host.
+// Returns whether two listen addresses take the same port: the same port on
+// the same host, or on a host and the wildcard address that covers it.
 bool ListenAddressesCollide(const std::string& first, const std::string& second) {
   if (first.empty() || second.empty()) return false;
   auto [first_host, first_port] = SplitListenAddress(first);

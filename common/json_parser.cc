@@ -93,19 +93,55 @@ struct NumberToken {
   bool poco_rejects = false;
 };
 
-// Returns every number outside strings, in document order. In valid JSON a
-// value that starts with '-' or a digit is a number, so the list matches the
-// numbers Poco's parser reports, one for one and in that order.
-std::vector<NumberToken> NumberTokens(std::string_view text) {
-  std::vector<NumberToken> tokens;
+// Counts of a JSON text's structure, taken before Poco's parser runs.
+struct TextScan {
+  // Every number outside strings, in document order. In valid JSON a value
+  // that starts with '-' or a digit is a number, so the list matches the
+  // numbers Poco's parser reports, one for one and in that order.
+  std::vector<NumberToken> numbers;
+};
+
+// One open object or array while scanning.
+struct ScanFrame {
+  bool is_object = false;
+  bool expect_key = false;  // in an object, the next string is a key
+  size_t keys = 0;
+};
+
+// Scans `text` once, in linear time, for its numbers, and throws
+// JsonTooLarge as soon as it exceeds `limits`. The counts assume valid JSON.
+// For invalid text they may be off, but Poco's parser rejects it anyway.
+TextScan ScanText(std::string_view text, const JsonLimits& limits) {
+  TextScan scan;
+  std::vector<ScanFrame> frames;
+  size_t values = 0;
+  auto count_value = [&](size_t offset) {
+    if (++values > limits.max_values) {
+      throw JsonTooLarge("more than " + std::to_string(limits.max_values) +
+                         " JSON values (objects, arrays, strings, numbers, literals), the "
+                         "limit per document, reached at byte " + std::to_string(offset));
+    }
+  };
   size_t pos = 0;
   while (pos < text.size()) {
     char c = text[pos];
     if (c == '"') {
+      size_t start = pos;
       ++pos;
       while (pos < text.size() && text[pos] != '"') pos += text[pos] == '\\' ? 2 : 1;
       ++pos;
+      if (!frames.empty() && frames.back().expect_key) {
+        frames.back().expect_key = false;
+        if (++frames.back().keys > limits.max_object_keys) {
+          throw JsonTooLarge("an object with more than " +
+                             std::to_string(limits.max_object_keys) +
+                             " keys, the limit per object, at byte " + std::to_string(start));
+        }
+      } else {
+        count_value(start);
+      }
     } else if (c == '-' || IsDigit(c)) {
+      count_value(pos);
       size_t start = pos;
       while (pos < text.size() && IsNumberChar(text[pos])) ++pos;
       NumberToken token;
@@ -117,12 +153,27 @@ std::vector<NumberToken> NumberTokens(std::string_view text) {
         token.poco_rejects = std::holds_alternative<std::monostate>(token.value) ||
                              (integer && std::holds_alternative<double>(token.value));
       }
-      tokens.push_back(token);
+      scan.numbers.push_back(token);
     } else {
+      if (c == '{' || c == '[') {
+        count_value(pos);
+        // Past the depth limit Poco's parser stops at this same bracket, so
+        // nothing after it needs scanning, and the frames stay bounded. The
+        // margin of one covers either reading of where the limit falls.
+        if (frames.size() > limits.max_depth) return scan;
+        frames.push_back(ScanFrame{c == '{', c == '{', 0});
+      } else if (c == '}' || c == ']') {
+        if (!frames.empty()) frames.pop_back();
+      } else if (c == ',') {
+        if (!frames.empty() && frames.back().is_object) frames.back().expect_key = true;
+      } else if (c == 't' || c == 'f' || c == 'n') {
+        count_value(pos);
+        while (pos + 1 < text.size() && text[pos + 1] >= 'a' && text[pos + 1] <= 'z') ++pos;
+      }
       ++pos;
     }
   }
-  return tokens;
+  return scan;
 }
 
 // Returns `text` with each number Poco would reject replaced by 0. The
@@ -179,7 +230,7 @@ std::string PathSegment(const std::string& key) {
 }
 
 // Builds Poco's document like ParseHandler, but replaces each number Poco
-// reports with the value read from that number's text (see NumberTokens),
+// reports with the value read from that number's text (see ScanText),
 // and tracks the path of the current value for error messages.
 class NumberTextHandler : public Poco::JSON::ParseHandler {
  public:
@@ -307,14 +358,20 @@ JsonNumberOutOfRange::JsonNumberOutOfRange(std::string path, std::string number)
       number_(std::move(number)) {}
 
 Poco::Dynamic::Var ParseJsonExactNumbers(const std::string& text, size_t max_depth) {
-  std::vector<NumberToken> numbers = NumberTokens(text);
+  JsonLimits limits;
+  limits.max_depth = max_depth;
+  return ParseJsonExactNumbers(text, limits);
+}
+
+Poco::Dynamic::Var ParseJsonExactNumbers(const std::string& text, const JsonLimits& limits) {
+  std::vector<NumberToken> numbers = ScanText(text, limits).numbers;
   bool needs_placeholders = std::any_of(
       numbers.begin(), numbers.end(), [](const NumberToken& token) { return token.poco_rejects; });
   std::string replaced = needs_placeholders ? WithPlaceholders(text, numbers) : std::string();
 
   Poco::SharedPtr<NumberTextHandler> handler = new NumberTextHandler(std::move(numbers));
   Poco::JSON::Parser parser(handler);
-  parser.setDepth(max_depth);
+  parser.setDepth(limits.max_depth);
   Poco::Dynamic::Var result = parser.parse(needs_placeholders ? replaced : text);
   handler->CheckNumbers();
   return result;

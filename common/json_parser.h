@@ -3,6 +3,7 @@
 #include <Poco/Dynamic/Var.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +23,23 @@ class JsonNumberOutOfRange : public std::runtime_error {
  private:
   std::string path_;
   std::string number_;
+};
+
+// Thrown by ParseJsonExactNumbers, before any parsing, for a text with more
+// values or object keys than its JsonLimits allow.
+class JsonTooLarge : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Bounds on a JSON document. Poco's order-keeping objects check each new key
+// against every earlier one, so parsing an object of n keys takes time in
+// n squared, and each value costs about 115 bytes of memory once parsed
+// (2.3 GB for 20 million numbers, measured with Poco 1.11).
+struct JsonLimits {
+  size_t max_depth = 64;                         // nesting of objects and arrays
+  size_t max_object_keys = SIZE_MAX;             // keys in any one object
+  size_t max_values = SIZE_MAX;                  // every object, array, string, number and literal
 };
 
 // Parses JSON text with Poco's parser into Object::Ptr (keys in document
@@ -44,6 +62,11 @@ class JsonNumberOutOfRange : public std::runtime_error {
 // 1e400. Throws Poco::Exception (JSONException or SyntaxException) when the
 // text is not valid JSON or nests deeper than `max_depth`. Thread-safe: each
 // call uses its own parser.
+//
+// The overload with JsonLimits first scans the text in linear time and
+// throws JsonTooLarge when it exceeds max_object_keys or max_values, so a
+// request cannot make the parser spend quadratic time or unbounded memory.
 Poco::Dynamic::Var ParseJsonExactNumbers(const std::string& text, size_t max_depth);
+Poco::Dynamic::Var ParseJsonExactNumbers(const std::string& text, const JsonLimits& limits);
 
 }  // namespace connector

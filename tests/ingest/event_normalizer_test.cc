@@ -214,6 +214,23 @@ TEST(EventNormalizer, TooManyEventsIsTooLarge) {
   EXPECT_NE(std::string(error.what()).find("max_events_per_request=2"), std::string::npos);
 }
 
+// Poco spends time in the square of an object's key count, so an event with
+// more than 1,000 properties is rejected before parsing.
+TEST(EventNormalizer, TooManyPropertiesIsTooLarge) {
+  auto with_properties = [](int count) {
+    std::string body = R"({"event":"e","distinct_id":"d","properties":{)";
+    for (int i = 0; i < count; ++i) body += (i > 0 ? ",\"p" : "\"p") + std::to_string(i) + "\":0";
+    return body + "}}";
+  };
+  EXPECT_EQ(EventNormalizer().ParseCapture(with_properties(1000), Context()).size(), 1u);
+  CaptureError error = ParseError(with_properties(1001));
+  EXPECT_EQ(error.kind(), CaptureError::Kind::kTooLarge);
+  EXPECT_NE(std::string(error.what()).find("body has an object with more than 1000 keys"),
+            std::string::npos)
+      << error.what();
+  EXPECT_NE(std::string(error.what()).find("send fewer properties per event"), std::string::npos);
+}
+
 TEST(EventNormalizer, GeneratedUuidsAreDistinctV7) {
   auto events = EventNormalizer().ParseCapture(
       R"([{"event":"e","distinct_id":"d"},{"event":"e","distinct_id":"d","uuid":null}])", Context());

@@ -169,5 +169,62 @@ TEST(JsonParser, InvalidJsonStillRejected) {
   }
 }
 
+// Returns {"k0":0,...} with `keys` keys.
+std::string ObjectWithKeys(int keys) {
+  std::string text = "{";
+  for (int i = 0; i < keys; ++i) {
+    if (i > 0) text += ",";
+    text += "\"k" + std::to_string(i) + "\":0";
+  }
+  return text + "}";
+}
+
+// Returns the JsonTooLarge message for `text`, or "" when it parses.
+std::string TooLargeMessage(const std::string& text, const JsonLimits& limits) {
+  try {
+    ParseJsonExactNumbers(text, limits);
+  } catch (const JsonTooLarge& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(JsonParser, KeyLimitIsPerObject) {
+  JsonLimits limits;
+  limits.max_object_keys = 3;
+  EXPECT_EQ(TooLargeMessage(ObjectWithKeys(3), limits), "");
+  EXPECT_EQ(TooLargeMessage("[" + ObjectWithKeys(3) + "," + ObjectWithKeys(3) + "]", limits), "");
+  EXPECT_EQ(TooLargeMessage(R"({"a":{"b":1,"c":2,"d":3},"e":4,"f":5})", limits), "");
+  EXPECT_EQ(TooLargeMessage(ObjectWithKeys(4), limits),
+            "an object with more than 3 keys, the limit per object, at byte 22");
+  // Strings that are values, or keys with escaped quotes, count once each.
+  EXPECT_EQ(TooLargeMessage(R"({"a\"b":"c","d":["e","f"],"g":"h"})", limits), "");
+  EXPECT_NE(TooLargeMessage(R"({"a\"b":"c","d":["e","f"],"g":"h","i":"j"})", limits), "");
+}
+
+TEST(JsonParser, ValueLimitCountsEveryValue) {
+  JsonLimits limits;
+  limits.max_values = 7;
+  // An object, an array, a string, a number, three literals: seven values.
+  EXPECT_EQ(TooLargeMessage(R"({"a":["s",1,true,false,null]})", limits), "");
+  EXPECT_EQ(TooLargeMessage(R"({"a":["s",1,true,false,null,2]})", limits),
+            "more than 7 JSON values (objects, arrays, strings, numbers, literals), the limit "
+            "per document, reached at byte 28");
+  limits.max_values = 2;
+  EXPECT_EQ(TooLargeMessage(R"([{}])", limits), "");
+  EXPECT_NE(TooLargeMessage(R"([{},[]])", limits), "");
+}
+
+// Past the depth limit the scan stops, so Poco reports the depth, not a size.
+TEST(JsonParser, DeepTextFailsOnDepthNotSize) {
+  JsonLimits limits;
+  limits.max_depth = 64;
+  limits.max_values = 100;
+  std::string deep = std::string(100, '[') + std::string(100, ']');
+  EXPECT_THROW(ParseJsonExactNumbers(deep, limits), Poco::Exception);
+  std::string limit_deep = std::string(64, '[') + "1" + std::string(64, ']');
+  EXPECT_NO_THROW(ParseJsonExactNumbers(limit_deep, limits));
+}
+
 }  // namespace
 }  // namespace connector
