@@ -252,6 +252,16 @@ std::string GunzipCapped(std::string_view data, int64_t max_output_bytes) {
   return output;
 }
 
+// Returns whether `text` reads as a JSON scalar: a string, a literal or
+// number characters only. Base64 of a JSON object, an array or gzip starts
+// with "ey", "W" or "H4sI", so such a body is passed on as JSON, where it
+// gets "not a JSON object or array" instead of a base64 error.
+bool LooksLikeJsonScalar(std::string_view text) {
+  if (text == "true" || text == "false" || text == "null") return true;
+  if (text.front() == '"') return true;
+  return text.find_first_not_of("0123456789+-.eE") == std::string_view::npos;
+}
+
 std::string DecodeBase64(std::string_view text) {
   std::string output;
   output.reserve(text.size() / 4 * 3 + 3);
@@ -405,7 +415,8 @@ std::string DecodeCaptureBody(std::string_view body, const CaptureEncoding& enco
     text = DecompressLz64(ReplaceSpacesWithPlus(TrimSpace(data)), max_decompressed_bytes);
   } else {
     std::string_view trimmed = TrimSpace(data);
-    bool looks_like_json = !trimmed.empty() && (trimmed.front() == '{' || trimmed.front() == '[');
+    bool looks_like_json = !trimmed.empty() && (trimmed.front() == '{' || trimmed.front() == '[' ||
+                                                LooksLikeJsonScalar(trimmed));
     if (compression == "base64" || (!looks_like_json && !trimmed.empty())) {
       text = DecodeBase64(ReplaceSpacesWithPlus(trimmed));
       if (LooksLikeGzip(text)) text = GunzipCapped(text, max_decompressed_bytes);

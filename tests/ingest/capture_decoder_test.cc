@@ -110,6 +110,16 @@ TEST(CaptureDecoder, Base64SpacesReadAsPlus) {
   EXPECT_EQ(DecodeCaptureBody(with_space, {"", "", "base64"}, kLimit), text);
 }
 
+// A JSON scalar is passed on as JSON, so the normalizer can say it is not an
+// object or array, instead of failing as base64.
+TEST(CaptureDecoder, JsonScalarsPassThrough) {
+  for (const char* body : {"5", "-1.5e3", "null", "true", "false", "\"text\"", " 12 "}) {
+    EXPECT_EQ(DecodeCaptureBody(body, {}, kLimit), body) << body;
+  }
+  // Declared base64 still decodes as base64.
+  EXPECT_EQ(DecodeErrorKind("5", {"", "", "base64"}), CaptureError::Kind::kInvalid);
+}
+
 TEST(CaptureDecoder, InvalidBase64Rejected) {
   EXPECT_EQ(DecodeErrorKind("not json!", {}), CaptureError::Kind::kInvalid);
   EXPECT_EQ(DecodeErrorKind("abc=def", {"", "", "base64"}), CaptureError::Kind::kInvalid);
