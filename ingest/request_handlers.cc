@@ -15,6 +15,7 @@
 
 #include "common/capture_decoder.h"
 #include "common/log.h"
+#include "ingest/request_body.h"
 
 namespace connector {
 namespace {
@@ -48,6 +49,17 @@ struct Rejection {
   std::string detail;
 };
 
+Rejection FromRequestBodyError(const RequestBodyError& error) {
+  switch (error.kind()) {
+    case RequestBodyError::Kind::kIncomplete:
+      return {HTTPResponse::HTTP_BAD_REQUEST, "validation_error", "incomplete_body", error.what()};
+    case RequestBodyError::Kind::kInvalidChunked:
+      break;
+  }
+  return {HTTPResponse::HTTP_BAD_REQUEST, "validation_error", "invalid_chunked_encoding",
+          error.what()};
+}
+
 Rejection FromCaptureError(const CaptureError& error) {
   switch (error.kind()) {
     case CaptureError::Kind::kUnauthorized:
@@ -66,34 +78,6 @@ std::string JsonText(const Poco::JSON::Object& object) {
   std::ostringstream out;
   object.stringify(out);
   return out.str();
-}
-
-// Reads the request body, stopping as soon as it passes `max_bytes`.
-std::string ReadBody(HTTPServerRequest& request, int64_t max_bytes) {
-  auto too_large = [&](const std::string& size) {
-    return CaptureError(CaptureError::Kind::kTooLarge,
-                        "request body" + size + " is larger than max_body_bytes=" +
-                            std::to_string(max_bytes) + "; send fewer events per request");
-  };
-  int64_t declared = request.getContentLength64();
-  if (declared > max_bytes) throw too_large(" of " + std::to_string(declared) + " bytes");
-  // RFC 9112 section 6.3: a request with neither Content-Length nor chunked
-  // Transfer-Encoding has no body. Poco would read until the client closes
-  // the connection, which a keep-alive client never does.
-  if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return "";
-
-  std::string body;
-  if (declared > 0) body.reserve(static_cast<size_t>(declared));
-  // Not value-initialised: zeroing 64 KiB took about a fifth of the
-  // instructions of a small request, and only the bytes read are used.
-  std::array<char, 64 * 1024> buffer;
-  std::istream& in = request.stream();
-  while (in) {
-    in.read(buffer.data(), buffer.size());
-    body.append(buffer.data(), static_cast<size_t>(in.gcount()));
-    if (static_cast<int64_t>(body.size()) > max_bytes) throw too_large("");
-  }
-  return body;
 }
 
 // Limits on reading the rest of a body after a 413. Past them the connection
@@ -200,7 +184,11 @@ class IngestRequestHandler : public Poco::Net::HTTPRequestHandler {
   const IngestContext& context_;
   Route route_;
   std::string path_;  // the request path without its query, for logs
-  bool body_read_ = false;  // set once ReadBody() has read the whole body
+  bool body_read_ = false;  // set once ReadRequestBody() has read the whole body
+  // Set while the body is read, and left set when reading it fails, because
+  // the bytes left on the connection can then not be distinguished from the
+  // next request. A rejection then closes the connection.
+  bool framing_lost_ = false;
 };
 
 std::string QueryValue(const Poco::URI::QueryParameters& query, const std::string& name) {
@@ -258,6 +246,8 @@ void IngestRequestHandler::handleRequest(HTTPServerRequest& request,
     Reject(request, response,
            {HTTPResponse::HTTP_NOT_FOUND, "validation_error", "not_found",
             "no route for " + path + "; send events to " + kCaptureRoutes});
+  } catch (const RequestBodyError& error) {
+    Reject(request, response, FromRequestBodyError(error));
   } catch (const CaptureError& error) {
     Reject(request, response, FromCaptureError(error));
   } catch (const std::exception& error) {
@@ -295,7 +285,9 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
   // The body: POST content, or the data= query parameter of a GET.
   std::string body;
   if (method == "POST") {
-    body = ReadBody(request, context_.config.max_body_bytes);
+    framing_lost_ = true;
+    body = ReadRequestBody(request, context_.config.max_body_bytes);
+    framing_lost_ = false;
     body_read_ = true;
     if (body.empty() && HasQueryValue(query, "data")) body = QueryValue(query, "data");
   } else if (method == "GET" && get_allowed) {
@@ -439,9 +431,11 @@ void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse
   // invalid URI). Poco would then parse the unread body as the next request
   // on the connection and respond to it with 400. So a small body is read
   // here and the connection stays usable. Otherwise the connection closes,
-  // and the rest of the body is discarded after the response.
-  bool close_connection = false;
-  if (!body_read_ && HasBody(request)) {
+  // and the rest of the body is discarded after the response. After a failed
+  // or partial read of the body, where the body ends is unknown, so all the
+  // client sends until it closes is discarded.
+  bool close_connection = framing_lost_;
+  if (!framing_lost_ && !body_read_ && HasBody(request)) {
     bool too_large = rejection.status == HTTPResponse::HTTP_REQUEST_ENTITY_TOO_LARGE;
     close_connection = too_large || !DrainSmallBody(request);
   }
@@ -451,7 +445,10 @@ void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse
   response.setContentLength(static_cast<std::streamsize>(text.size()));
   std::ostream& out = response.send();
   out << text;
-  if (close_connection) {
+  if (framing_lost_) {
+    out.flush();
+    DiscardUntilClientCloses(request, kMaxDiscardTime);
+  } else if (close_connection) {
     out.flush();
     DiscardRestOfBody(request);
   }

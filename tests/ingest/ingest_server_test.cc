@@ -306,6 +306,82 @@ TEST_F(IngestServerTest, RejectedLargeBodyClosesConnection) {
   EXPECT_EQ(Post("/e/", Event("small", "d")).status, 200);
 }
 
+// Sends `request` on a new connection, shuts down the sending side when
+// `half_close` is set, and returns what the server sent until it closed the
+// connection. A reset is returned as "<reset>" after what came before it.
+std::string SendRawRequest(int port, const std::string& request, bool half_close) {
+  Poco::Net::StreamSocket socket(
+      Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)));
+  socket.setReceiveTimeout(Poco::Timespan(30, 0));
+  socket.sendBytes(request.data(), static_cast<int>(request.size()));
+  if (half_close) socket.shutdownSend();
+  std::string received;
+  char buffer[4096];
+  try {
+    while (int n = socket.receiveBytes(buffer, sizeof(buffer))) {
+      received.append(buffer, static_cast<size_t>(n));
+    }
+  } catch (const Poco::Exception& error) {
+    received += "<reset>";
+  }
+  return received;
+}
+
+TEST_F(IngestServerTest, TruncatedBodiesGet400) {
+  StartServer();
+  const std::string event = Event("frm", "d");  // 33 bytes
+  ASSERT_EQ(event.size(), 33u);
+  const std::string head = "POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  const std::string chunked = head + "Transfer-Encoding: chunked\r\n\r\n";
+  struct Case {
+    std::string name;
+    std::string request;
+    bool half_close;
+    std::string detail;
+  };
+  const Case cases[] = {
+      {"content_length_short", head + "Content-Length: 100\r\n\r\n" + event, true,
+       "request body ended after 33 of 100 bytes (Content-Length)"},
+      {"chunk_short", chunked + "100\r\n" + event, true,
+       "request body ended inside a chunk, after 33 of its 256 bytes (chunked)"},
+      {"last_chunk_missing", chunked + "21\r\n" + event + "\r\n", true,
+       "request body ended after 33 bytes, before the last chunk (size 0)"},
+      {"junk_chunk_size", chunked + "21\r\n" + event + "\r\nzz\r\n\r\n", false,
+       "invalid chunked encoding: chunk size \\\"zz\\\" is not a hexadecimal number"},
+      {"chunk_longer_than_size", chunked + "10\r\n" + event + "\r\n0\r\n\r\n", false,
+       "invalid chunked encoding: the chunk of 16 bytes is longer than its size"},
+      {"trailer_missing_end", chunked + "21\r\n" + event + "\r\n0\r\n", true,
+       "request body ended after the last chunk"},
+  };
+  for (const Case& c : cases) {
+    std::string received = SendRawRequest(port_, c.request, c.half_close);
+    EXPECT_EQ(received.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << c.name << ": " << received;
+    EXPECT_NE(received.find(c.detail), std::string::npos) << c.name << ": " << received;
+    EXPECT_NE(received.find("Connection: Close\r\n"), std::string::npos) << c.name << ": "
+                                                                        << received;
+    EXPECT_EQ(CountOf(received, "HTTP/1.1 "), 1u) << c.name << ": " << received;
+    EXPECT_EQ(Count(), 0) << c.name;
+  }
+  EXPECT_EQ(Post("/batch/", event).status, 200);
+}
+
+TEST_F(IngestServerTest, ChunkedBodyKeepsNextRequest) {
+  StartServer();
+  // A chunked body with an extension and a trailer, then a second request in
+  // the same write: the server must stop reading at the end of the first body.
+  std::string first = Event("chunked", "1");
+  std::string request = "POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n"
+                        "5;name=value\r\n" + first.substr(0, 5) + "\r\n" +
+                        "20\r\n" + first.substr(5) + "\r\n0\r\nX-Trailer: 1\r\n\r\n" +
+                        RawPost("POST", "/e/", Event("after_chunked", "2"),
+                                "Connection: close\r\n");
+  ASSERT_EQ(first.size(), 5u + 0x20);
+  std::string received = SendRawRequest(port_, request, false);
+  EXPECT_EQ(CountOf(received, "HTTP/1.1 200 OK\r\n"), 2u) << received;
+  EXPECT_EQ(Count(), 2);
+}
+
 TEST_F(IngestServerTest, GetWithDataOnEAndCapture) {
   StartServer();
   std::string data = UrlEncode(Base64(Event("get_event", "g1")));
