@@ -1,14 +1,17 @@
 #include "ingest/request_body.h"
 
 #include <Poco/Exception.h>
+#include <Poco/Net/HTTPMessage.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/String.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "common/capture_error.h"
 
@@ -83,7 +86,7 @@ int64_t ReadExactly(SessionInput& input, int64_t size, std::string& body) {
 std::string ReadContentLengthBody(SessionInput& input, int64_t declared, int64_t max_bytes) {
   if (declared > max_bytes) throw TooLarge(max_bytes, " of " + std::to_string(declared) + " bytes");
   std::string body;
-  body.reserve(static_cast<size_t>(declared));
+  if (declared > 0) body.reserve(static_cast<size_t>(declared));
   int64_t received = ReadExactly(input, declared, body);
   if (received < declared) {
     throw RequestBodyError(Kind::kIncomplete,
@@ -94,7 +97,7 @@ std::string ReadContentLengthBody(SessionInput& input, int64_t declared, int64_t
   return body;
 }
 
-// Longest chunk size line (size and extensions) and trailer section accepted.
+// Maximum sizes, in bytes, of a chunk size line (size and extensions) and of the trailer section.
 constexpr size_t kMaxChunkLineBytes = 4096;
 constexpr size_t kMaxTrailerBytes = 16 * 1024;
 
@@ -200,7 +203,61 @@ Poco::Net::HTTPServerRequestImpl& ServerRequest(Poco::Net::HTTPServerRequest& re
   return *server_request;
 }
 
+// Returns `value` in quotes, cut to 40 bytes, for an error message.
+std::string Quoted(const std::string& value) {
+  return "\"" + value.substr(0, 40) + (value.size() > 40 ? "...\"" : "\"");
+}
+
+std::string QuotedList(const std::vector<std::string>& values) {
+  std::string list;
+  for (const std::string& value : values) list += (list.empty() ? "" : ", ") + Quoted(value);
+  return list;
+}
+
+bool IsDecimalNumber(const std::string& text) {
+  // 18 digits stay below 2^63.
+  return !text.empty() && text.size() <= 18 &&
+         std::all_of(text.begin(), text.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
 }  // namespace
+
+std::string FindFramingProblem(const Poco::Net::HTTPServerRequest& request) {
+  std::vector<std::string> lengths;
+  std::vector<std::string> encodings;
+  for (const auto& [name, value] : request) {
+    if (Poco::icompare(name, Poco::Net::HTTPMessage::CONTENT_LENGTH) == 0) {
+      lengths.push_back(value);
+    } else if (Poco::icompare(name, Poco::Net::HTTPMessage::TRANSFER_ENCODING) == 0) {
+      encodings.push_back(value);
+    }
+  }
+  // RFC 9112 section 6.3 lets a server accept equal Content-Length values,
+  // but a proxy may keep a different one, so any repeat is rejected.
+  if (lengths.size() > 1) {
+    return "Content-Length is sent " + std::to_string(lengths.size()) + " times (" +
+           QuotedList(lengths) + "); send it once";
+  }
+  if (encodings.size() > 1) {
+    return "Transfer-Encoding is sent " + std::to_string(encodings.size()) + " times (" +
+           QuotedList(encodings) + "); send it once, as \"chunked\"";
+  }
+  if (!lengths.empty() && !encodings.empty()) {
+    return "Content-Length " + Quoted(lengths[0]) + " and Transfer-Encoding " +
+           Quoted(encodings[0]) + " are both sent; send only one of them";
+  }
+  if (!encodings.empty() && Poco::icompare(encodings[0], "chunked") != 0) {
+    return "Transfer-Encoding " + Quoted(encodings[0]) +
+           " is not supported; send \"chunked\" or a Content-Length, and name a compression "
+           "in Content-Encoding";
+  }
+  if (!lengths.empty() && !IsDecimalNumber(lengths[0])) {
+    return "Content-Length " + Quoted(lengths[0]) +
+           " is not a decimal number of bytes; send the body's length in bytes";
+  }
+  return "";
+}
 
 std::string ReadRequestBody(Poco::Net::HTTPServerRequest& request, int64_t max_bytes) {
   // RFC 9112 section 6.3: a request with neither Content-Length nor chunked

@@ -10,7 +10,7 @@
 namespace connector {
 
 // Raised when a request body cannot be read to its end. The bytes left on the
-// connection cannot be told apart from the next request, so the handler
+// connection cannot be distinguished from the next request, so the handler
 // responds and closes the connection. The message names the problem and is
 // sent to the client as is.
 class RequestBodyError : public std::runtime_error {
@@ -28,6 +28,13 @@ class RequestBodyError : public std::runtime_error {
  private:
   Kind kind_;
 };
+
+// Returns why the headers that frame the body of `request` could be read
+// differently by a proxy in front of ingest, or "" when they cannot. Rejected:
+// Content-Length or Transfer-Encoding sent more than once, both sent,
+// a Transfer-Encoding other than "chunked", and a Content-Length that is not
+// a decimal number.
+std::string FindFramingProblem(const Poco::Net::HTTPServerRequest& request);
 
 // Reads the body of `request`, framed by Content-Length or by chunked
 // Transfer-Encoding, and returns it. A request with neither has no body.

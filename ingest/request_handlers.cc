@@ -217,6 +217,18 @@ void IngestRequestHandler::handleRequest(HTTPServerRequest& request,
     response.setKeepAlive(false);
   }
 
+  // Checked first, because every other rejection keeps the connection open
+  // when it can, and here the next request's start is unknown.
+  std::string framing_problem = FindFramingProblem(request);
+  if (!framing_problem.empty()) {
+    path_ = request.getURI().substr(0, request.getURI().find('?'));
+    framing_lost_ = true;
+    Reject(request, response,
+           {HTTPResponse::HTTP_BAD_REQUEST, "validation_error", "invalid_framing",
+            framing_problem});
+    return;
+  }
+
   std::string path;
   Poco::URI::QueryParameters query;
   try {

@@ -382,6 +382,66 @@ TEST_F(IngestServerTest, ChunkedBodyKeepsNextRequest) {
   EXPECT_EQ(Count(), 2);
 }
 
+TEST_F(IngestServerTest, AmbiguousFramingGets400AndCloses) {
+  StartServer();
+  const std::string event = Event("frm", "d");  // 33 bytes
+  // A request that would be stored if the server parsed it after the first one.
+  const std::string smuggled = RawPost("POST", "/batch/", Event("smuggled", "s"));
+  char smuggled_size[16];
+  std::snprintf(smuggled_size, sizeof(smuggled_size), "%zx", smuggled.size());
+  const std::string smuggled_chunk =
+      std::string(smuggled_size) + "\r\n" + smuggled + "\r\n0\r\n\r\n";
+  const std::string event_chunk = "21\r\n" + event + "\r\n0\r\n\r\n";
+  const std::string head = "POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  struct Case {
+    std::string name;
+    std::string request;
+    std::string detail;
+  };
+  const Case cases[] = {
+      {"content_length_twice_equal",
+       head + "Content-Length: 33\r\nContent-Length: 33\r\n\r\n" + event,
+       R"(Content-Length is sent 2 times (\"33\", \"33\"); send it once)"},
+      {"content_length_twice_different",
+       head + "Content-Length: 0\r\nContent-Length: " + std::to_string(smuggled.size()) +
+           "\r\n\r\n" + smuggled,
+       R"(Content-Length is sent 2 times (\"0\", \")"},
+      {"content_length_and_chunked",
+       head + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + event_chunk,
+       R"(Content-Length \"4\" and Transfer-Encoding \"chunked\" are both sent)"},
+      {"gzip_then_chunked", head + "Transfer-Encoding: gzip, chunked\r\n\r\n" + smuggled_chunk,
+       R"(Transfer-Encoding \"gzip, chunked\" is not supported)"},
+      {"chunked_twice",
+       head + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" + event_chunk,
+       R"(Transfer-Encoding is sent 2 times)"},
+      {"negative_content_length", head + "Content-Length: -1\r\n\r\n" + smuggled,
+       R"(Content-Length \"-1\" is not a decimal number of bytes)"},
+      {"signed_content_length", head + "Content-Length: +33\r\n\r\n" + event,
+       R"(Content-Length \"+33\" is not a decimal number of bytes)"},
+  };
+  for (const Case& c : cases) {
+    std::string received = SendRawRequest(port_, c.request, false);
+    EXPECT_EQ(received.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << c.name << ": " << received;
+    EXPECT_NE(received.find(c.detail), std::string::npos) << c.name << ": " << received;
+    EXPECT_NE(received.find("invalid_framing"), std::string::npos) << c.name << ": " << received;
+    EXPECT_NE(received.find("Connection: Close\r\n"), std::string::npos) << c.name << ": "
+                                                                        << received;
+    EXPECT_EQ(CountOf(received, "HTTP/1.1 "), 1u) << c.name << ": " << received;
+    EXPECT_EQ(Count(), 0) << c.name;
+  }
+
+  // Poco 1.11 fails to parse these before any handler runs and closes the
+  // connection without a response.
+  for (const char* length : {"abc", "99999999999999999999999"}) {
+    std::string received =
+        SendRawRequest(port_, head + "Content-Length: " + length + "\r\n\r\n" + smuggled,
+                       false);
+    EXPECT_EQ(received.find(" 200 "), std::string::npos) << length << ": " << received;
+    EXPECT_EQ(Count(), 0) << length;
+  }
+  EXPECT_EQ(Post("/batch/", event).status, 200);
+}
+
 TEST_F(IngestServerTest, GetWithDataOnEAndCapture) {
   StartServer();
   std::string data = UrlEncode(Base64(Event("get_event", "g1")));
