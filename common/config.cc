@@ -424,6 +424,7 @@ void ReadIngest(SectionReader& reader, IngestConfig& ingest) {
   reader.Integer("threads", ingest.threads, 1, 1024);
   reader.Integer("max_queued_connections", ingest.max_queued_connections, 1, 65536);
   reader.Integer("max_events_per_request", ingest.max_events_per_request, 1, 1000000);
+  reader.Duration("request_timeout", ingest.request_timeout, Milliseconds(1));
   ReadListenAddress(reader, "metrics_listen", ingest.metrics_listen, "127.0.0.1:9464",
                     /*empty_disables=*/true);
 }

@@ -37,6 +37,8 @@ struct IngestConfig {
   int threads = 16;                                     // HTTP handler threads
   int max_queued_connections = 256;
   int max_events_per_request = 10000;
+  // Maximum time to receive a request's body once its header has arrived (408 above).
+  Milliseconds request_timeout{30000};
   // HOST:PORT for /metrics and /healthz; empty: not served.
   std::string metrics_listen = "127.0.0.1:9464";
 };

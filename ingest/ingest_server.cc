@@ -5,6 +5,8 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
 #include "common/listen_error.h"
@@ -13,9 +15,11 @@
 namespace connector {
 namespace {
 
-// How long a connection may sit idle, or between two reads of one request,
-// before the server closes it. posthog-node gives up after 10 s.
-constexpr int kReceiveTimeoutSeconds = 30;
+// How long the server waits for each read of a request header before it
+// closes the connection, or less when [ingest] request_timeout is lower.
+// posthog-node gives up after 10 s. The body is bounded as a whole by
+// request_timeout, and an idle kept-alive connection by kKeepAliveTimeoutSeconds.
+constexpr std::chrono::milliseconds kReceiveTimeout{10000};
 constexpr int kKeepAliveTimeoutSeconds = 5;
 
 // How long an idle dispatcher thread waits for a connection before it checks
@@ -56,7 +60,8 @@ IngestServer::IngestServer(const Config& config, const Clock& clock)
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(config_.ingest.threads);
   params->setMaxQueued(config_.ingest.max_queued_connections);
-  params->setTimeout(Poco::Timespan(kReceiveTimeoutSeconds, 0));
+  Milliseconds receive_timeout = std::min(kReceiveTimeout, config_.ingest.request_timeout);
+  params->setTimeout(Poco::Timespan(receive_timeout.count() * 1000));
   params->setKeepAlive(true);
   params->setKeepAliveTimeout(Poco::Timespan(kKeepAliveTimeoutSeconds, 0));
   params->setThreadIdleTime(Poco::Timespan(kThreadIdleMilliseconds * 1000));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/capture_error.h"
+#include "common/config.h"
 
 namespace connector {
 namespace {
@@ -30,28 +31,87 @@ class SessionReads : public Poco::Net::HTTPSession {
  public:
   static constexpr auto kGet = &SessionReads::get;
   static constexpr auto kRead = &SessionReads::read;
+  static constexpr auto kBuffered = &SessionReads::buffered;
 };
 
 // Reads the body's bytes from the session: those buffered first, then from
 // the socket, never past the requested length, so a pipelined next request
-// stays in the buffer for Poco.
+// stays in the buffer for Poco. Throws RequestBodyError(kTimedOut) once
+// `timeout` has passed since construction. The socket's receive timeout
+// bounds one read only, so a client that sends a byte a second would
+// otherwise hold the thread for as long as it likes.
 class SessionInput {
  public:
-  explicit SessionInput(Poco::Net::HTTPSession& session) : session_(session) {}
+  SessionInput(Poco::Net::HTTPSession& session, std::chrono::milliseconds timeout)
+      : session_(session),
+        timeout_(timeout),
+        deadline_(std::chrono::steady_clock::now() + timeout),
+        read_timeout_(session.socket().getReceiveTimeout()) {}
+
+  // Restores the socket's receive timeout, which Poco uses for the next request's header.
+  ~SessionInput() {
+    try {
+      session_.socket().setReceiveTimeout(read_timeout_);
+    } catch (const Poco::Exception&) {
+      // The connection failed, and Poco closes it after this request.
+    }
+  }
+
+  SessionInput(const SessionInput&) = delete;
+  SessionInput& operator=(const SessionInput&) = delete;
 
   // Returns the next byte, or -1 at the end of the stream.
   int Get() {
-    int byte = (session_.*SessionReads::kGet)();
-    return byte == std::char_traits<char>::eof() ? -1 : byte;
+    LimitWait();
+    int byte;
+    try {
+      byte = (session_.*SessionReads::kGet)();
+    } catch (const Poco::TimeoutException&) {
+      throw TimedOut();
+    }
+    if (byte == std::char_traits<char>::eof()) return -1;
+    ++received_;
+    return byte;
   }
 
   // Reads up to `size` bytes. Returns 0 at the end of the stream.
   int Read(char* buffer, int64_t size) {
-    return (session_.*SessionReads::kRead)(buffer, static_cast<std::streamsize>(size));
+    LimitWait();
+    int n;
+    try {
+      n = (session_.*SessionReads::kRead)(buffer, static_cast<std::streamsize>(size));
+    } catch (const Poco::TimeoutException&) {
+      throw TimedOut();
+    }
+    if (n > 0) received_ += n;
+    return n;
   }
 
  private:
+  // Before a read that waits for the socket, cuts the socket's receive
+  // timeout to the time left before the deadline.
+  void LimitWait() {
+    if ((session_.*SessionReads::kBuffered)() > 0) return;
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+        deadline_ - std::chrono::steady_clock::now());
+    if (left.count() <= 0) throw TimedOut();
+    Poco::Timespan wait(left.count());
+    session_.socket().setReceiveTimeout(std::min(wait, read_timeout_));
+  }
+
+  RequestBodyError TimedOut() const {
+    return RequestBodyError(Kind::kTimedOut,
+                            "request body timed out: not complete within request_timeout=" +
+                                FormatDuration(timeout_) + " (" + std::to_string(received_) +
+                                " bytes of body received); send the whole body at once, or "
+                                "raise [ingest] request_timeout for slow networks");
+  }
+
   Poco::Net::HTTPSession& session_;
+  std::chrono::milliseconds timeout_;
+  std::chrono::steady_clock::time_point deadline_;
+  Poco::Timespan read_timeout_;  // the socket's receive timeout before the body
+  int64_t received_ = 0;         // body bytes read, chunk framing included
 };
 
 CaptureError TooLarge(int64_t max_bytes, const std::string& size) {
@@ -259,13 +319,14 @@ std::string FindFramingProblem(const Poco::Net::HTTPServerRequest& request) {
   return "";
 }
 
-std::string ReadRequestBody(Poco::Net::HTTPServerRequest& request, int64_t max_bytes) {
+std::string ReadRequestBody(Poco::Net::HTTPServerRequest& request, int64_t max_bytes,
+                            std::chrono::milliseconds timeout) {
   // RFC 9112 section 6.3: a request with neither Content-Length nor chunked
   // Transfer-Encoding has no body. Poco would read until the client closes
   // the connection, which a keep-alive client never does.
   if (!request.hasContentLength() && !request.getChunkedTransferEncoding()) return "";
 
-  SessionInput input(ServerRequest(request).session());
+  SessionInput input(ServerRequest(request).session(), timeout);
   if (request.getChunkedTransferEncoding()) return ReadChunkedBody(input, max_bytes);
   return ReadContentLengthBody(input, request.getContentLength64(), max_bytes);
 }

@@ -18,6 +18,7 @@ class RequestBodyError : public std::runtime_error {
   enum class Kind {
     kIncomplete,      // the client closed before the end of the body: HTTP 400
     kInvalidChunked,  // the chunked encoding is malformed: HTTP 400
+    kTimedOut,        // the body did not arrive within request_timeout: HTTP 408
   };
 
   RequestBodyError(Kind kind, const std::string& message)
@@ -39,9 +40,11 @@ std::string FindFramingProblem(const Poco::Net::HTTPServerRequest& request);
 // Reads the body of `request`, framed by Content-Length or by chunked
 // Transfer-Encoding, and returns it. A request with neither has no body.
 // Throws CaptureError(kTooLarge) as soon as the body passes `max_bytes`, and
-// RequestBodyError when the body ends early or its chunked encoding is
-// invalid. `request` must be a Poco::Net::HTTPServerRequestImpl.
-std::string ReadRequestBody(Poco::Net::HTTPServerRequest& request, int64_t max_bytes);
+// RequestBodyError when the body ends early, its chunked encoding is invalid
+// or it is not complete `timeout` after the call. `request` must be a
+// Poco::Net::HTTPServerRequestImpl.
+std::string ReadRequestBody(Poco::Net::HTTPServerRequest& request, int64_t max_bytes,
+                            std::chrono::milliseconds timeout);
 
 // Shuts down the sending side of the request's connection, then reads and
 // discards what the client sends until it closes, for at most `max_time` and

@@ -53,6 +53,9 @@ Rejection FromRequestBodyError(const RequestBodyError& error) {
   switch (error.kind()) {
     case RequestBodyError::Kind::kIncomplete:
       return {HTTPResponse::HTTP_BAD_REQUEST, "validation_error", "incomplete_body", error.what()};
+    case RequestBodyError::Kind::kTimedOut:
+      return {HTTPResponse::HTTP_REQUEST_TIMEOUT, "validation_error", "request_timeout",
+              error.what()};
     case RequestBodyError::Kind::kInvalidChunked:
       break;
   }
@@ -85,6 +88,9 @@ std::string JsonText(const Poco::JSON::Object& object) {
 // pool thread.
 constexpr int64_t kMaxDiscardBytes = 64 * 1024 * 1024;
 constexpr std::chrono::seconds kMaxDiscardTime{5};
+// Shorter after a 408, because a client that sent too slowly would otherwise
+// keep the thread for kMaxDiscardTime more.
+constexpr std::chrono::seconds kMaxDiscardTimeAfterTimeout{1};
 
 // Reads and discards what is left of the request body, after the response
 // has been sent and flushed. Closing a socket with unread data in its receive
@@ -298,7 +304,8 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
   std::string body;
   if (method == "POST") {
     framing_lost_ = true;
-    body = ReadRequestBody(request, context_.config.max_body_bytes);
+    body = ReadRequestBody(request, context_.config.max_body_bytes,
+                           context_.config.request_timeout);
     framing_lost_ = false;
     body_read_ = true;
     if (body.empty() && HasQueryValue(query, "data")) body = QueryValue(query, "data");
@@ -459,7 +466,8 @@ void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse
   out << text;
   if (framing_lost_) {
     out.flush();
-    DiscardUntilClientCloses(request, kMaxDiscardTime);
+    bool timed_out = rejection.status == HTTPResponse::HTTP_REQUEST_TIMEOUT;
+    DiscardUntilClientCloses(request, timed_out ? kMaxDiscardTimeAfterTimeout : kMaxDiscardTime);
   } else if (close_connection) {
     out.flush();
     DiscardRestOfBody(request);

@@ -456,6 +456,14 @@ TEST(DurationTest, ParsesAndFormatsUnits) {
   EXPECT_EQ(FormatDuration(Milliseconds(1500)), "1500ms");
 }
 
+TEST(ConfigTest, IngestRequestTimeout) {
+  EXPECT_EQ(ParseConfig("", "test.toml").ingest.request_timeout, Milliseconds(30000));
+  Config config = ParseConfig("[ingest]\nrequest_timeout = \"5s\"\n", "test.toml");
+  EXPECT_EQ(config.ingest.request_timeout, Milliseconds(5000));
+  EXPECT_THAT(ErrorFor("[ingest]\nrequest_timeout = \"0s\"\n"),
+              HasSubstr("test.toml:2: key ingest.request_timeout"));
+}
+
 TEST(ConfigTest, ExampleFileParsesToDefaults) {
   std::string path = std::string(CONNECTOR_SOURCE_DIR) + "/config/intercom-connector.example.toml";
   ::unsetenv("INTERCOM_API_KEY");
@@ -466,6 +474,7 @@ TEST(ConfigTest, ExampleFileParsesToDefaults) {
   EXPECT_EQ(example.ingest.listen, defaults.ingest.listen);
   EXPECT_EQ(example.ingest.max_body_bytes, defaults.ingest.max_body_bytes);
   EXPECT_EQ(example.ingest.max_decompressed_bytes, defaults.ingest.max_decompressed_bytes);
+  EXPECT_EQ(example.ingest.request_timeout, defaults.ingest.request_timeout);
   EXPECT_EQ(example.intercom.base_url, defaults.intercom.base_url);
   EXPECT_EQ(example.intercom.api_version, defaults.intercom.api_version);
   EXPECT_EQ(example.intercom.triggering_events, defaults.intercom.triggering_events);

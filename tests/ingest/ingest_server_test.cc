@@ -442,6 +442,78 @@ TEST_F(IngestServerTest, AmbiguousFramingGets400AndCloses) {
   EXPECT_EQ(Post("/batch/", event).status, 200);
 }
 
+// A client that sends a request header announcing a large body, then one
+// byte of body every 200 ms until the server responds or `give_up` passes.
+// Run() returns what the server sent until it closed the connection.
+class TricklingClient {
+ public:
+  explicit TricklingClient(int port)
+      : socket_(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port))) {
+    socket_.setReceiveTimeout(Poco::Timespan(30, 0));
+  }
+
+  std::string Run(std::chrono::seconds give_up) {
+    std::string head = "POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n";
+    socket_.sendBytes(head.data(), static_cast<int>(head.size()));
+    auto stop_at = std::chrono::steady_clock::now() + give_up;
+    try {
+      while (std::chrono::steady_clock::now() < stop_at) {
+        if (socket_.poll(Poco::Timespan(200 * 1000), Poco::Net::Socket::SELECT_READ)) break;
+        socket_.sendBytes(" ", 1);
+      }
+      std::string received;
+      char buffer[4096];
+      while (int n = socket_.receiveBytes(buffer, sizeof(buffer))) {
+        received.append(buffer, static_cast<size_t>(n));
+      }
+      return received;
+    } catch (const Poco::Exception& error) {
+      return "<" + error.displayText() + ">";
+    }
+  }
+
+ private:
+  Poco::Net::StreamSocket socket_;
+};
+
+TEST_F(IngestServerTest, SlowBodyGets408AndFreesThread) {
+  constexpr int kThreads = 2;
+  StartServer([](Config& config) {
+    config.ingest.threads = kThreads;
+    config.ingest.request_timeout = Milliseconds(2000);
+  });
+
+  // As many trickling clients as threads, so without a deadline on the body
+  // every thread stays busy for as long as they keep sending.
+  std::vector<std::unique_ptr<TricklingClient>> clients;
+  for (int i = 0; i < kThreads; ++i) clients.push_back(std::make_unique<TricklingClient>(port_));
+  std::vector<std::string> responses(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] { responses[i] = clients[i]->Run(std::chrono::seconds(40)); });
+  }
+
+  // Queued behind the trickling clients, served once the deadline frees a thread.
+  HttpResult result;
+  try {
+    result = Post("/batch/", Event("after_trickle", "1"));
+  } catch (const Poco::Exception& error) {
+    ADD_FAILURE() << "the request queued behind the trickling clients failed: "
+                  << error.displayText();
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  EXPECT_EQ(result.status, 200) << result.body;
+  for (const std::string& response : responses) {
+    EXPECT_EQ(response.rfind("HTTP/1.1 408 ", 0), 0u) << response;
+    EXPECT_NE(response.find("request body timed out: not complete within request_timeout=2s"),
+              std::string::npos)
+        << response;
+    EXPECT_NE(response.find("Connection: Close\r\n"), std::string::npos) << response;
+  }
+  EXPECT_EQ(Count(), 1);
+}
+
 TEST_F(IngestServerTest, GetWithDataOnEAndCapture) {
   StartServer();
   std::string data = UrlEncode(Base64(Event("get_event", "g1")));
