@@ -131,8 +131,7 @@ void DiscardRestOfBody(HTTPServerRequest& request) {
     // body, which waits at most `left`. readsome() then takes only what is
     // buffered. A timeout or a reset sets badbit, and peek() returns EOF.
     // NOTE: a chunked body's size lines can take several receives per peek(),
-    // so a client that sends them a byte at a time can pass the deadline, as
-    // it can stretch ReadBody's reads.
+    // so a client that sends them a byte at a time can pass the deadline.
     if (body.peek() == std::char_traits<char>::eof()) break;
     discarded += body.readsome(buffer.data(), static_cast<std::streamsize>(buffer.size()));
   }
