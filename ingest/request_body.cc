@@ -29,7 +29,6 @@ using Kind = RequestBodyError::Kind;
 // formed through this derived class, may be used on any HTTPSession.
 class SessionReads : public Poco::Net::HTTPSession {
  public:
-  static constexpr auto kGet = &SessionReads::get;
   static constexpr auto kRead = &SessionReads::read;
   static constexpr auto kBuffered = &SessionReads::buffered;
 };
@@ -60,18 +59,13 @@ class SessionInput {
   SessionInput(const SessionInput&) = delete;
   SessionInput& operator=(const SessionInput&) = delete;
 
-  // Returns the next byte, or -1 at the end of the stream.
+  // Returns the next byte as 0 to 255, or -1 at the end of the stream.
+  // HTTPSession::get() is not used: Poco 1.11 returns its buffer's plain
+  // char, so bytes from 0x80 come back negative and 0xFF equals EOF.
   int Get() {
-    LimitWait();
-    int byte;
-    try {
-      byte = (session_.*SessionReads::kGet)();
-    } catch (const Poco::TimeoutException&) {
-      throw TimedOut();
-    }
-    if (byte == std::char_traits<char>::eof()) return -1;
-    ++received_;
-    return byte;
+    char byte = 0;
+    if (Read(&byte, 1) <= 0) return -1;
+    return static_cast<unsigned char>(byte);
   }
 
   // Reads up to `size` bytes. Returns 0 at the end of the stream.
@@ -82,6 +76,13 @@ class SessionInput {
       n = (session_.*SessionReads::kRead)(buffer, static_cast<std::streamsize>(size));
     } catch (const Poco::TimeoutException&) {
       throw TimedOut();
+    } catch (const Poco::Exception& error) {
+      // A reset or another socket error: the client is gone or broke the
+      // connection, which is the client's fault, not a server error.
+      throw RequestBodyError(Kind::kIncomplete,
+                             "connection failed while reading the request body, after " +
+                                 std::to_string(received_) + " bytes: " + error.displayText() +
+                                 "; send the whole body");
     }
     if (n > 0) received_ += n;
     return n;
@@ -198,9 +199,12 @@ int64_t ParseChunkSize(const std::string& line, int64_t max_bytes) {
   if (rest < line.size() && line[rest] != ';') {
     throw InvalidChunked("chunk size line \"" + excerpt + "\" has text after the size");
   }
-  // 15 hex digits stay below 2^60, so the sum cannot overflow.
-  if (digits > 15) throw TooLarge(max_bytes, " with a chunk of 0x" + line.substr(0, digits));
-  return std::stoll(line.substr(0, digits), nullptr, 16);
+  // 15 significant hex digits stay below 2^60, so the sum cannot overflow.
+  size_t leading_zeros = 0;
+  while (leading_zeros + 1 < digits && line[leading_zeros] == '0') ++leading_zeros;
+  std::string significant = line.substr(leading_zeros, digits - leading_zeros);
+  if (significant.size() > 15) throw TooLarge(max_bytes, " with a chunk of 0x" + significant);
+  return std::stoll(significant, nullptr, 16);
 }
 
 std::string ReadChunkedBody(SessionInput& input, int64_t max_bytes) {
@@ -275,10 +279,14 @@ std::string QuotedList(const std::vector<std::string>& values) {
 }
 
 bool IsDecimalNumber(const std::string& text) {
-  // 18 digits stay below 2^63.
-  return !text.empty() && text.size() <= 18 &&
-         std::all_of(text.begin(), text.end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      })) {
+    return false;
+  }
+  // 18 significant digits stay below 2^63.
+  size_t first_significant = text.find_first_not_of('0');
+  return first_significant == std::string::npos || text.size() - first_significant <= 18;
 }
 
 }  // namespace

@@ -365,6 +365,54 @@ TEST_F(IngestServerTest, TruncatedBodiesGet400) {
   EXPECT_EQ(Post("/batch/", event).status, 200);
 }
 
+// Bytes from 0x80 in a chunk extension or a trailer are data, and leading
+// zeros do not make a size too long: each request is stored.
+TEST_F(IngestServerTest, FramingBytesReadAsBytes) {
+  StartServer();
+  const std::string head = "POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  const std::string chunked = head + "Transfer-Encoding: chunked\r\n\r\n";
+  const std::string requests[] = {
+      chunked + "21;x=\xff\r\n" + Event("ext", "1") + "\r\n0\r\n\r\n",
+      chunked + "21\r\n" + Event("trl", "2") + "\r\n0\r\nX-Note: caf\xc3\xa9\r\n\r\n",
+      chunked + "0000000000000000021\r\n" + Event("zer", "3") + "\r\n0\r\n\r\n",
+      head + "Content-Length: 0000000000000000033\r\n\r\n" + Event("len", "4"),
+  };
+  int stored = 0;
+  for (const std::string& request : requests) {
+    std::string received = SendRawRequest(port_, request, false);
+    EXPECT_EQ(received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << request << "\n" << received;
+    EXPECT_EQ(Count(), ++stored) << request;
+  }
+}
+
+// A client that resets the connection inside the body broke the request, so
+// it counts as an incomplete body (400), not as a server error (500).
+TEST_F(IngestServerTest, ResetInsideBodyIsIncomplete) {
+  StartServer();
+  {
+    Poco::Net::StreamSocket socket(
+        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port_)));
+    std::string request = "POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Content-Length: 100\r\n\r\n" + Event("rst", "d");
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    socket.setLinger(true, 0);  // close() now sends RST instead of FIN
+    socket.close();
+  }
+  const std::string incomplete =
+      "intercom_connector_ingest_requests_rejected_total{reason=\"incomplete_body\"} 1";
+  std::string metrics;
+  for (int i = 0; i < 200; ++i) {
+    metrics = server_->metrics().Render();
+    if (metrics.find(incomplete) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(metrics.find(incomplete), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("internal_error"), std::string::npos) << metrics;
+  EXPECT_EQ(Count(), 0);
+  EXPECT_EQ(Post("/batch/", Event("after", "d")).status, 200);
+}
+
 TEST_F(IngestServerTest, ChunkedBodyKeepsNextRequest) {
   StartServer();
   // A chunked body with an extension and a trailer, then a second request in
