@@ -296,15 +296,23 @@ std::pair<std::string, int> SplitListenAddress(const std::string& address) {
   return {host, std::stoi(address.substr(colon + 1))};
 }
 
+// Returns whether `wildcard` is a wildcard address that covers `host`:
+// 0.0.0.0 covers IPv4 hosts, and :: covers every host, because Linux binds
+// it to IPv6 and IPv4 alike by default (net.ipv6.bindv6only = 0).
+bool Covers(const std::string& wildcard, const std::string& host) {
+  bool ipv6_host = host.find(':') != std::string::npos;
+  return wildcard == "::" || (wildcard == "0.0.0.0" && !ipv6_host);
+}
+
 // Returns whether two listen addresses take the same port: the same port on
-// the same host, or on a host and the wildcard address that covers it.
+// the same host, or on a host and a wildcard address that covers it.
 bool ListenAddressesCollide(const std::string& first, const std::string& second) {
   if (first.empty() || second.empty()) return false;
   auto [first_host, first_port] = SplitListenAddress(first);
   auto [second_host, second_port] = SplitListenAddress(second);
   if (first_port != second_port || first_port == 0) return false;
-  auto wildcard = [](const std::string& host) { return host == "0.0.0.0" || host == "::"; };
-  return first_host == second_host || wildcard(first_host) || wildcard(second_host);
+  return first_host == second_host || Covers(first_host, second_host) ||
+         Covers(second_host, first_host);
 }
 
 // Rejects two of ingest's listen, ingest's metrics_listen and the worker's

@@ -360,12 +360,13 @@ TEST(ConfigTest, ListenAddressesOnOnePortRejected) {
   EXPECT_THAT(ErrorFor("[ingest]\nmetrics_listen = \"[::]:09465\"\n"),
               HasSubstr("key worker.metrics_listen"));
 
-  // Port 0 picks a free port each time, different hosts do not collide, and
-  // "" serves no metrics.
+  // Port 0 picks a free port each time, different hosts do not collide, ""
+  // serves no metrics, and 0.0.0.0 does not cover an IPv6 host.
   for (const char* toml :
        {"[ingest]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n",
         "[ingest]\nlisten = \"127.0.0.1:9465\"\n[worker]\nmetrics_listen = \"127.0.0.2:9465\"\n",
-        "[ingest]\nmetrics_listen = \"\"\n[worker]\nmetrics_listen = \"\"\n"}) {
+        "[ingest]\nmetrics_listen = \"\"\n[worker]\nmetrics_listen = \"\"\n",
+        "[ingest]\nlisten = \"0.0.0.0:9000\"\nmetrics_listen = \"[::1]:9000\"\n"}) {
     EXPECT_EQ(ErrorFor(toml), "") << toml;
   }
 }
