@@ -89,15 +89,16 @@ class SessionInput {
   }
 
  private:
-  // Before a read that waits for the socket, cuts the socket's receive
-  // timeout to the time left before the deadline.
+  // Before a read that waits for the socket, sets the socket's receive
+  // timeout to the time left before the deadline. The header's shorter read
+  // timeout does not apply, so a client may pause inside the body for as
+  // long as request_timeout allows.
   void LimitWait() {
     if ((session_.*SessionReads::kBuffered)() > 0) return;
     auto left = std::chrono::duration_cast<std::chrono::microseconds>(
         deadline_ - std::chrono::steady_clock::now());
     if (left.count() <= 0) throw TimedOut();
-    Poco::Timespan wait(left.count());
-    session_.socket().setReceiveTimeout(std::min(wait, read_timeout_));
+    session_.socket().setReceiveTimeout(Poco::Timespan(left.count()));
   }
 
   RequestBodyError TimedOut() const {

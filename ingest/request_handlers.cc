@@ -184,12 +184,13 @@ class IngestRequestHandler : public Poco::Net::HTTPRequestHandler {
   void HandleHealth(HTTPServerRequest& request, HTTPServerResponse& response);
   void Reject(HTTPServerRequest& request, HTTPServerResponse& response,
               const Rejection& rejection);
+  void DiscardUnreadBody(HTTPServerRequest& request, HTTPServerResponse& response);
   void SetCorsHeaders(const HTTPServerRequest& request, HTTPServerResponse& response);
 
   const IngestContext& context_;
   Route route_;
   std::string path_;  // the request path without its query, for logs
-  bool body_read_ = false;  // set once ReadRequestBody() has read the whole body
+  bool body_read_ = false;  // set once the whole body was read, or discarded unread
   // Set while the body is read, and left set when reading it fails, because
   // the bytes left on the connection can then not be distinguished from the
   // next request. A rejection then closes the connection.
@@ -286,6 +287,8 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
   SetCorsHeaders(request, response);
   const std::string& method = request.getMethod();
   bool get_allowed = route_ == Route::kCapture && (path == "/e" || path == "/capture");
+
+  if (method != "POST") DiscardUnreadBody(request, response);
 
   // CORS preflight from browsers running posthog-js on another origin.
   if (method == "OPTIONS") {
@@ -397,6 +400,7 @@ void IngestRequestHandler::HandleCapture(HTTPServerRequest& request,
 
 void IngestRequestHandler::HandleHealth(HTTPServerRequest& request,
                                         HTTPServerResponse& response) {
+  DiscardUnreadBody(request, response);
   if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
     response.set("Allow", "GET, HEAD");
     Reject(request, response,
@@ -424,6 +428,17 @@ void IngestRequestHandler::HandleHealth(HTTPServerRequest& request,
   } else {
     response.send() << text;
   }
+}
+
+// A GET, HEAD or OPTIONS request may carry a body that its route does not
+// read. Poco would parse those bytes as the next request on the connection,
+// which lets a client hide a request there, so a small body is read and
+// discarded, and any other closes the connection after the response.
+void IngestRequestHandler::DiscardUnreadBody(HTTPServerRequest& request,
+                                             HTTPServerResponse& response) {
+  if (body_read_ || !HasBody(request)) return;
+  if (!DrainSmallBody(request)) response.setKeepAlive(false);
+  body_read_ = true;
 }
 
 void IngestRequestHandler::Reject(HTTPServerRequest& request, HTTPServerResponse& response,

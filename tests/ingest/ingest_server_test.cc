@@ -413,6 +413,52 @@ TEST_F(IngestServerTest, ResetInsideBodyIsIncomplete) {
   EXPECT_EQ(Post("/batch/", Event("after", "d")).status, 200);
 }
 
+// A body on a route that does not read one is discarded, never parsed as
+// the next request on the connection.
+TEST_F(IngestServerTest, UnreadBodyNeverBecomesRequest) {
+  StartServer();
+  const std::string smuggled = RawPost("POST", "/batch/", Event("smuggled", "s"));
+  const std::string with_body = "Content-Length: " + std::to_string(smuggled.size()) +
+                                "\r\n\r\n" + smuggled;
+  const std::string requests[] = {
+      "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + with_body,
+      "OPTIONS /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\n" + with_body,
+      "GET /e/?data=" + UrlEncode(Base64(Event("get", "g"))) +
+          " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+          with_body,
+  };
+  for (const std::string& request : requests) {
+    std::string received = SendRawRequest(port_, request, true);
+    EXPECT_EQ(CountOf(received, "HTTP/1.1 "), 1u) << request << "\n" << received;
+  }
+  EXPECT_EQ(reader_->execAndGet("SELECT count(*) FROM events WHERE event = 'smuggled'").getInt(),
+            0);
+  EXPECT_EQ(Count(), 1);  // the GET's own event
+}
+
+// A pause inside the body is bounded by request_timeout alone, not by the
+// shorter read timeout of the header (10 s).
+TEST_F(IngestServerTest, PauseInsideBodyWithinRequestTimeout) {
+  config_.ingest.request_timeout = Milliseconds(20000);
+  StartServer();
+  std::string event = Event("paused", "p");
+  Poco::Net::StreamSocket socket(
+      Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port_)));
+  socket.setReceiveTimeout(Poco::Timespan(30, 0));
+  std::string head = "POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Content-Length: " + std::to_string(event.size()) + "\r\n\r\n" +
+                     event.substr(0, 10);
+  socket.sendBytes(head.data(), static_cast<int>(head.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(11000));
+  std::string rest = event.substr(10);
+  socket.sendBytes(rest.data(), static_cast<int>(rest.size()));
+  std::string received;
+  char buffer[4096];
+  while (int n = socket.receiveBytes(buffer, sizeof(buffer))) received.append(buffer, n);
+  EXPECT_EQ(received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << received;
+  EXPECT_EQ(Count(), 1);
+}
+
 TEST_F(IngestServerTest, ChunkedBodyKeepsNextRequest) {
   StartServer();
   // A chunked body with an extension and a trailer, then a second request in
