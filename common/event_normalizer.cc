@@ -34,6 +34,10 @@ constexpr size_t kMaxObjectKeys = 1000;
 // roughly 115 MB. It allows 10,000 events (ingest's default
 // max_events_per_request) of 100 values each.
 constexpr size_t kMaxJsonValues = 1'000'000;
+// An empty object costs about 870 bytes once parsed, so objects and arrays
+// are also limited on their own, to about 175 MB. It allows 20 per event at
+// 10,000 events.
+constexpr size_t kMaxJsonContainers = 200'000;
 // 9999-12-31T23:59:59.999Z: the last instant ISO 8601's four-digit years reach.
 constexpr int64_t kMaxEventTimeMs = 253402300799999;
 
@@ -66,6 +70,7 @@ Var ParseJson(std::string_view json_text) {
     limits.max_depth = kMaxJsonDepth;
     limits.max_object_keys = kMaxObjectKeys;
     limits.max_values = kMaxJsonValues;
+    limits.max_containers = kMaxJsonContainers;
     return ParseJsonExactNumbers(std::string(json_text), limits);
   } catch (const JsonTooLarge& error) {
     throw CaptureError(CaptureError::Kind::kTooLarge,

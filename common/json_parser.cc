@@ -115,6 +115,7 @@ TextScan ScanText(std::string_view text, const JsonLimits& limits) {
   TextScan scan;
   std::vector<ScanFrame> frames;
   size_t values = 0;
+  size_t containers = 0;
   auto count_value = [&](size_t offset) {
     if (++values > limits.max_values) {
       throw JsonTooLarge("more than " + std::to_string(limits.max_values) +
@@ -157,6 +158,11 @@ TextScan ScanText(std::string_view text, const JsonLimits& limits) {
     } else {
       if (c == '{' || c == '[') {
         count_value(pos);
+        if (++containers > limits.max_containers) {
+          throw JsonTooLarge("more than " + std::to_string(limits.max_containers) +
+                             " JSON objects and arrays, the limit per document, reached at "
+                             "byte " + std::to_string(pos));
+        }
         // Past the depth limit Poco's parser stops at this same bracket, so
         // nothing after it needs scanning, and the frames stay bounded. The
         // margin of one covers either reading of where the limit falls.

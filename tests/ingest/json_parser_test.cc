@@ -215,6 +215,14 @@ TEST(JsonParser, ValueLimitCountsEveryValue) {
   EXPECT_NE(TooLargeMessage(R"([{},[]])", limits), "");
 }
 
+TEST(JsonParser, ContainerLimitCountsObjectsAndArrays) {
+  JsonLimits limits;
+  limits.max_containers = 3;
+  EXPECT_EQ(TooLargeMessage(R"([{},[],"s",1])", limits), "");
+  EXPECT_EQ(TooLargeMessage(R"([{},[],{}])", limits),
+            "more than 3 JSON objects and arrays, the limit per document, reached at byte 7");
+}
+
 // Past the depth limit the scan stops, so Poco reports the depth, not a size.
 // The 100 brackets exceed max_values, but the scan stops after 66 of them.
 TEST(JsonParser, DeepTextFailsOnDepthNotSize) {
