@@ -176,10 +176,15 @@ int64_t TimeFieldMs(const TimeField& field, const std::string& where) {
     std::string text = field.value.extract<std::string>();
     // Not range-checked here, because sent_at may still correct a skewed clock.
     if (std::optional<int64_t> parsed = ParseIso8601Ms(text)) return *parsed;
-    // A number sent as a string, such as "1767225600".
+    // A number sent as a string, such as "1767225600". Only decimal digits,
+    // a sign, a point and an exponent, because strtod also reads hexadecimal
+    // ("0x1p40"), leading spaces, "inf" and "nan".
+    bool decimal = !text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) ||
+                                     text[0] == '-') &&
+                   text.find_first_not_of("0123456789.eE+-") == std::string::npos;
     char* end = nullptr;
-    double parsed_number = std::strtod(text.c_str(), &end);
-    if (!text.empty() && end == text.c_str() + text.size() && std::isfinite(parsed_number)) {
+    double parsed_number = decimal ? std::strtod(text.c_str(), &end) : 0;
+    if (decimal && end == text.c_str() + text.size() && std::isfinite(parsed_number)) {
       number = parsed_number;
     }
   } else if (field.value.isNumeric() && !field.value.isBoolean()) {
