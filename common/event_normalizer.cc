@@ -61,7 +61,11 @@ std::string Quote(const Var& value) {
 Var ParseJson(std::string_view json_text) {
   // Poco's parser reports a top-level scalar with an unhelpful message.
   size_t first = json_text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || (json_text[first] != '{' && json_text[first] != '[')) {
+  if (first == std::string_view::npos) {
+    throw Invalid("body is empty after decoding; send an event object, an array of events or "
+                  "{\"batch\": [events]}");
+  }
+  if (json_text[first] != '{' && json_text[first] != '[') {
     throw Invalid("body is not a JSON object or array; send an event object, an array of "
                   "events or {\"batch\": [events]}");
   }

@@ -171,9 +171,9 @@ TEST_F(BadInput, EmptyBodiesAndBatches) {
       {"empty array", "/batch/", "[]", 400, "empty"},
       {"empty batch", "/batch/", R"({"api_key":"phc","batch":[]})", 400, "empty"},
       {"empty object", "/e/", "{}", 400, "event"},
-      {"empty form data", "/e/", "data=", 400, ""},
+      {"empty form data", "/e/", "data=", 400, "body is empty after decoding"},
       {"whitespace", "/e/", "   \n", 400, ""},
-      {"empty gzip", "/e/", testing::Gzip(""), 400, ""},
+      {"empty gzip", "/e/", testing::Gzip(""), 400, "body is empty after decoding"},
   });
 }
 
