@@ -110,8 +110,8 @@ TEST(CaptureDecoder, Base64SpacesReadAsPlus) {
   EXPECT_EQ(DecodeCaptureBody(with_space, {"", "", "base64"}, kLimit), text);
 }
 
-// A JSON scalar is passed on as JSON, so the normalizer can say it is not an
-// object or array, instead of failing as base64.
+// A JSON scalar is passed on as JSON, so the normalizer reports that it is
+// not an object or array, instead of a base64 error.
 TEST(CaptureDecoder, JsonScalarsPassThrough) {
   for (const char* body : {"5", "-1.5e3", "null", "true", "false", "\"text\"", " 12 "}) {
     EXPECT_EQ(DecodeCaptureBody(body, {}, kLimit), body) << body;
