@@ -30,13 +30,13 @@ constexpr size_t kMaxJsonDepth = 64;
 // one of small objects (measured with Poco 1.11), instead of hundreds of
 // times. An event with more properties gets a 413 that names the limit.
 constexpr size_t kMaxObjectKeys = 1000;
-// About 115 bytes each once parsed, so this bounds a request's document to
-// roughly 115 MB. It allows 10,000 events (ingest's default
-// max_events_per_request) of 100 values each.
+// Allows 10,000 events (ingest's default max_events_per_request) of 100
+// values each. At the per-value cost in JsonLimits this is an estimated
+// 115 MB of parsed document.
 constexpr size_t kMaxJsonValues = 1'000'000;
-// An empty object costs about 870 bytes once parsed, so objects and arrays
-// are also limited on their own, to about 175 MB. It allows 20 per event at
-// 10,000 events.
+// Objects and arrays cost several times a number (see JsonLimits), so they
+// have a limit of their own, an estimated 175 MB of empty objects. It
+// allows 20 per event at 10,000 events.
 constexpr size_t kMaxJsonContainers = 200'000;
 // 9999-12-31T23:59:59.999Z: the last instant ISO 8601's four-digit years reach.
 constexpr int64_t kMaxEventTimeMs = 253402300799999;
